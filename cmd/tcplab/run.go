@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"tcplab/handmade"
+	"tcplab/netstackref"
+	"tcplab/wire"
+)
+
+// demoConfig is everything one demo needs, flags resolved.
+type demoConfig struct {
+	Seed         int64
+	Impairment   wire.Impairment
+	Payload      []byte
+	ChunkSize    int
+	Client       netip.Addr
+	Server       netip.AddrPort
+	PcapDir      string
+	Timeout      time.Duration
+	Narration    io.Writer // handmade traces
+	Progress     io.Writer // progress lines on long runs; nil: none
+	Verbose      bool
+	Netstack     netstackref.Options
+	HandmadeSeed handmade.Config
+}
+
+// Run names, one per direction.
+const (
+	runHandmadeToNetstack = "handmade-to-netstack"
+	runNetstackToHandmade = "netstack-to-handmade"
+)
+
+// wireStats is a wire.DirStats with JSON names.
+type wireStats struct {
+	Written        uint64 `json:"written"`
+	Delivered      uint64 `json:"delivered"`
+	Lost           uint64 `json:"lost"`
+	Duplicated     uint64 `json:"duplicated"`
+	Reordered      uint64 `json:"reordered"`
+	Corrupted      uint64 `json:"corrupted"`
+	BytesWritten   uint64 `json:"bytes_written"`
+	BytesDelivered uint64 `json:"bytes_delivered"`
+}
+
+func toWireStats(s wire.DirStats) wireStats {
+	return wireStats{s.Written, s.Delivered, s.Lost, s.Duplicated, s.Reordered, s.Corrupted, s.BytesWritten, s.BytesDelivered}
+}
+
+// runResult is one direction of the demo, as printed and as JSON.
+type runResult struct {
+	Name             string  `json:"name"`
+	Client           string  `json:"client"`
+	Server           string  `json:"server"`
+	Bytes            int64   `json:"bytes"`
+	BytesReceived    int64   `json:"bytes_received"`
+	SHA256Sent       string  `json:"sha256_sent"`
+	SHA256Received   string  `json:"sha256_received"`
+	OK               bool    `json:"ok"`
+	Error            string  `json:"error,omitempty"`
+	Retransmissions  uint64  `json:"retransmissions"`
+	SegmentsSent     uint64  `json:"segments_sent"`
+	SegmentsReceived uint64  `json:"segments_received"`
+	DurationS        float64 `json:"duration_s"`
+	GoodputMbps      float64 `json:"goodput_mbps"`
+	Wire             struct {
+		ClientToServer wireStats `json:"client_to_server"`
+		ServerToClient wireStats `json:"server_to_client"`
+	} `json:"wire"`
+	Handmade struct {
+		Role     string            `json:"role"`
+		State    string            `json:"final_state"`
+		SRTTms   float64           `json:"srtt_ms"`
+		RTOms    float64           `json:"rto_ms"`
+		PeerMSS  int               `json:"peer_mss"`
+		Counters handmade.Counters `json:"counters"`
+	} `json:"handmade"`
+	Netstack struct {
+		Role     string               `json:"role"`
+		Counters netstackref.Counters `json:"counters"`
+	} `json:"netstack"`
+	Captures []string `json:"captures,omitempty"`
+}
+
+// runDirection runs one upload over a fresh in-memory wire: the handmade
+// client to the netstack server, or the netstack client to the handmade
+// server. It cleans up (stack, wire, capture files) on every path.
+func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResult) {
+	res.Name = name
+	res.Bytes = int64(len(cfg.Payload))
+	sum := sha256.Sum256(cfg.Payload)
+	res.SHA256Sent = hex.EncodeToString(sum[:])
+	handmadeClient := name == runHandmadeToNetstack
+	if handmadeClient {
+		res.Client, res.Server = "handmade", "netstack"
+		res.Handmade.Role, res.Netstack.Role = "client", "server"
+	} else {
+		res.Client, res.Server = "netstack", "handmade"
+		res.Handmade.Role, res.Netstack.Role = "server", "client"
+	}
+	fail := func(err error) runResult {
+		if res.Error == "" {
+			res.Error = err.Error()
+		}
+		res.OK = false
+		return res
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	var closers []io.Closer
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if err := closers[i].Close(); err != nil && res.Error == "" {
+				res.Error, res.OK = err.Error(), false
+			}
+		}
+	}()
+	var events func(wire.Event)
+	if cfg.PcapDir != "" {
+		f, err := os.Create(filepath.Join(cfg.PcapDir, name+".events.jsonl"))
+		if err != nil {
+			return fail(fmt.Errorf("capture sidecar: %w", err))
+		}
+		closers = append(closers, f)
+		res.Captures = append(res.Captures, f.Name())
+		log := wire.NewEventLog(f)
+		events = log.Record
+	}
+	cEnd, sEnd := wire.Pipe(wire.PipeConfig{
+		Seed: cfg.Seed, AtoB: cfg.Impairment, BtoA: cfg.Impairment,
+		Names: [2]string{"client", "server"}, Events: events,
+	})
+	closers = append(closers, closeFunc(func() error { cEnd.Close(); return nil }))
+	var cLink, sLink wire.Link = cEnd, sEnd
+	if cfg.PcapDir != "" {
+		for _, side := range []struct {
+			l    *wire.Link
+			role string
+		}{{&cLink, "client"}, {&sLink, "server"}} {
+			f, err := os.Create(filepath.Join(cfg.PcapDir, name+"."+side.role+".pcap"))
+			if err != nil {
+				return fail(fmt.Errorf("capture: %w", err))
+			}
+			closers = append(closers, f)
+			res.Captures = append(res.Captures, f.Name())
+			tap, err := wire.NewTap(*side.l, f)
+			if err != nil {
+				return fail(fmt.Errorf("capture %s: %w", f.Name(), err))
+			}
+			*side.l = tap
+		}
+	}
+
+	nsLink, nsAddr := sLink, cfg.Server.Addr()
+	if !handmadeClient {
+		nsLink, nsAddr = cLink, cfg.Client
+	}
+	ns, err := netstackref.New(nsLink, nsAddr, cfg.Netstack)
+	if err != nil {
+		return fail(fmt.Errorf("netstack: %w", err))
+	}
+	closers = append(closers, closeFunc(ns.Close))
+
+	hcfg := cfg.HandmadeSeed
+	hcfg.ChunkSize = cfg.ChunkSize
+	hcfg.Trace = handmade.NewTrace(cfg.Narration, "handmade "+res.Handmade.Role, cfg.Verbose)
+
+	stopProgress := progress(ctx, cfg.Progress, name, cEnd, int64(len(cfg.Payload)))
+	defer stopProgress()
+
+	start := time.Now()
+	var (
+		hrep           *handmade.Report
+		herr, nerr     error
+		received       int64
+		receivedSum    [32]byte
+		wg             sync.WaitGroup
+		serverStarted  = make(chan struct{})
+		abortOnce      sync.Once
+		serverDone     time.Time
+		abortOtherSide = func() { abortOnce.Do(cancel) }
+	)
+	if handmadeClient {
+		ln, err := ns.Listen(cfg.Server.Port())
+		if err != nil {
+			return fail(fmt.Errorf("netstack listen on %s: %w", cfg.Server, err))
+		}
+		closers = append(closers, ln)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			close(serverStarted)
+			conn, err := ln.Accept()
+			if err != nil {
+				nerr = fmt.Errorf("netstack server accept: %w", err)
+				return
+			}
+			go func() { <-ctx.Done(); conn.Close() }() // unblock reads on abort
+			received, receivedSum, nerr = netstackref.ReceiveAll(conn)
+			serverDone = time.Now()
+			if nerr != nil {
+				nerr = fmt.Errorf("netstack server: %w", nerr)
+			}
+		}()
+		<-serverStarted
+		hrep, herr = handmade.Upload(ctx, cLink, cfg.Client, cfg.Server, cfg.Payload, hcfg)
+		if herr != nil {
+			ln.Close() // the server may still wait in Accept
+			abortOtherSide()
+		}
+		wg.Wait()
+	} else {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hrep, herr = handmade.Serve(ctx, sLink, cfg.Server, hcfg)
+			if herr != nil {
+				abortOtherSide()
+			}
+		}()
+		conn, err := ns.Dial(ctx, cfg.Server)
+		if err != nil {
+			nerr = fmt.Errorf("netstack client dial %s: %w", cfg.Server, err)
+			abortOtherSide()
+		} else {
+			go func() { <-ctx.Done(); conn.Close() }()
+			if err := netstackref.SendAll(conn, cfg.Payload); err != nil {
+				nerr = fmt.Errorf("netstack client: %w", err)
+				abortOtherSide()
+			}
+		}
+		wg.Wait()
+		if hrep != nil {
+			received, receivedSum = hrep.Bytes, hrep.SHA256
+		}
+	}
+	// The run ends when both applications are done: the server has read
+	// to EOF and the client has closed (entered TIME-WAIT, whose linger is
+	// not part of the transfer).
+	elapsed := time.Since(start)
+	if handmadeClient && hrep != nil && herr == nil && !serverDone.IsZero() {
+		elapsed = max(serverDone.Sub(start), hrep.Duration)
+	}
+	stopProgress()
+
+	res.BytesReceived = received
+	res.SHA256Received = hex.EncodeToString(receivedSum[:])
+	res.DurationS = elapsed.Seconds()
+	if elapsed > 0 {
+		res.GoodputMbps = float64(received) * 8 / elapsed.Seconds() / 1e6
+	}
+	c2s, s2c := cEnd.Stats(), sEnd.Stats()
+	res.Wire.ClientToServer, res.Wire.ServerToClient = toWireStats(c2s), toWireStats(s2c)
+	res.SegmentsSent, res.SegmentsReceived = c2s.Written, s2c.Delivered
+	nc := ns.Counters()
+	res.Netstack.Counters = nc
+	res.Retransmissions = nc.Retransmits
+	if hrep != nil {
+		res.Handmade.State = hrep.State.String()
+		res.Handmade.SRTTms = float64(hrep.SRTT.Microseconds()) / 1000
+		res.Handmade.RTOms = float64(hrep.RTO.Microseconds()) / 1000
+		res.Handmade.PeerMSS = hrep.PeerMSS
+		res.Handmade.Counters = hrep.Counters
+		res.Retransmissions += hrep.Counters.Retransmissions
+	}
+	for _, err := range []error{herr, nerr} {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fail(err)
+		}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fail(fmt.Errorf("run did not finish within --timeout %v", cfg.Timeout))
+	}
+	if ctx.Err() != nil {
+		return fail(fmt.Errorf("run interrupted: %w", ctx.Err()))
+	}
+	res.OK = received == res.Bytes && res.SHA256Received == res.SHA256Sent
+	if !res.OK {
+		res.Error = fmt.Sprintf("server received %d of %d bytes, SHA-256 %s, sent %s", received, res.Bytes, short(res.SHA256Received), short(res.SHA256Sent))
+	}
+	return res
+}
+
+type closeFunc func() error
+
+func (f closeFunc) Close() error { return f() }
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
+
+// progress prints how much of the payload the wire has carried, once a
+// second, until stopped; silent when w is nil or the run is quick.
+func progress(ctx context.Context, w io.Writer, name string, client *wire.End, total int64) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s := client.Stats()
+				fmt.Fprintf(w, "  %s: %s written toward the server of %s payload, %d segments, %v elapsed\n",
+					name, formatSize(int64(s.BytesWritten)), formatSize(total), s.Written, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
