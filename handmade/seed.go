@@ -359,6 +359,7 @@ func (c *seedConn) closeNow(now time.Time, s State, why string) {
 	c.rtoAt = time.Time{}
 	if s == TimeWait {
 		c.timeWaitAt = now.Add(c.cfg.TimeWait)
+		c.tr.Notef("TIME-WAIT for %v: a retransmitted FIN is answered until then", c.cfg.TimeWait)
 	}
 }
 

@@ -75,6 +75,9 @@ func (t *Trace) segment(out bool, s *Segment, iss, irs Seq, important, retransmi
 	if out {
 		verb, mySeq, peerSeq = "SENDING", iss, irs
 	}
+	if s.Flags.Has(SYN) {
+		mySeq = s.SEQ // a SYN carries its sender's initial sequence number
+	}
 	if retransmit {
 		verb = "RETRANSMITTING"
 	}

@@ -37,6 +37,14 @@ type PipeConfig struct {
 type DirStats struct {
 	Written, Delivered, Lost, Duplicated, Reordered, Corrupted uint64
 	BytesWritten, BytesDelivered                               uint64
+	// Delayed counts packets scheduled for delivery after the moment they
+	// were written (delay, jitter or serialization at Rate), DelayTotal
+	// the sum of those waits.
+	Delayed    uint64
+	DelayTotal time.Duration
+	// RateQueued counts packets that waited for an earlier one to finish
+	// serializing at Rate.
+	RateQueued uint64
 }
 
 // Event is one impairment decision of the wire.
@@ -166,6 +174,7 @@ type direction struct {
 	// Counters, read by Stats at any time.
 	written, delivered, lost, duplicated, reordered, corrupted atomic.Uint64
 	bytesWritten, bytesDelivered                               atomic.Uint64
+	delayed, delayNanos, rateQueued                            atomic.Uint64
 
 	// Clean path: a buffered channel is the whole wire.
 	ch chan *packet
@@ -223,6 +232,9 @@ func (d *direction) stats() DirStats {
 		Corrupted:      d.corrupted.Load(),
 		BytesWritten:   d.bytesWritten.Load(),
 		BytesDelivered: d.bytesDelivered.Load(),
+		Delayed:        d.delayed.Load(),
+		DelayTotal:     time.Duration(d.delayNanos.Load()),
+		RateQueued:     d.rateQueued.Load(),
 	}
 }
 
@@ -349,6 +361,7 @@ func (d *direction) writeImpaired(ctx context.Context, p []byte) error {
 	start := now
 	if d.busy.After(start) {
 		start = d.busy
+		d.rateQueued.Add(1)
 	}
 	if d.im.Rate > 0 {
 		start = start.Add(time.Duration(uint64(len(p)) * 8 * uint64(time.Second) / d.im.Rate))
@@ -359,6 +372,10 @@ func (d *direction) writeImpaired(ctx context.Context, p []byte) error {
 		at = d.last
 	}
 	d.last = at
+	if at.After(now) {
+		d.delayed.Add(1)
+		d.delayNanos.Add(uint64(at.Sub(now)))
+	}
 	batch := []item{{pk: pk, at: at, slot: true}}
 	if x.dup {
 		dup := d.copyPacket(pk.b)

@@ -446,6 +446,9 @@ func TestDelay(t *testing.T) {
 			t.Fatal("differs")
 		}
 	}
+	if st := a.Stats(); st.Delayed != 3 || st.DelayTotal < 3*delay || st.RateQueued != 0 {
+		t.Errorf("stats %+v: want 3 packets delayed by at least %v each, none rate-queued", st, delay)
+	}
 }
 
 func TestRateLimit(t *testing.T) {
@@ -471,6 +474,10 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("%d bits in %v: faster than %d bit/s (minimum %v)", n*size*8, el, rate, min)
 	}
 	t.Logf("%d bits in %v (minimum %v)", n*size*8, el, min)
+	// Written faster than they serialize, all but the first wait their turn.
+	if st := a.Stats(); st.Delayed != n || st.RateQueued == 0 || st.RateQueued >= n {
+		t.Errorf("stats %+v: want %d delayed and some rate-queued", st, n)
+	}
 }
 
 func TestClose(t *testing.T) {

@@ -314,6 +314,10 @@ func printRun(w io.Writer, r runResult, seed int64) {
 			fmt.Fprintf(w, "   wire %s: lost %d, duplicated %d, reordered %d, corrupted %d (seed %d)\n",
 				d.name, d.s.Lost, d.s.Duplicated, d.s.Reordered, d.s.Corrupted, seed)
 		}
+		if d.s.Delayed > 0 {
+			fmt.Fprintf(w, "   wire %s: %d packets delayed, %.2fms on average, %d queued behind the rate limit\n",
+				d.name, d.s.Delayed, d.s.MeanDelayMs, d.s.RateQueued)
+		}
 	}
 	fmt.Fprintf(w, "   handmade dropped: checksum %d, malformed %d, unacceptable %d, out of order %d, duplicate data %d\n",
 		hc.DroppedChecksum, hc.DroppedMalformed, hc.DroppedUnacceptable, hc.OutOfOrder, hc.DuplicateData)

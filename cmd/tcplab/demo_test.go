@@ -112,6 +112,27 @@ func TestDemoSurvivesCorruption(t *testing.T) {
 	}
 }
 
+func TestDemoDelayAndRateShowInWireCounters(t *testing.T) {
+	rep, stderr, err := demoJSON(t, "--size", "64KiB", "--delay", "1ms", "--rate", "50Mbit", "--seed", "2", "-q")
+	if err != nil || !rep.OK {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, r := range rep.Runs {
+		for _, d := range []wireStats{r.Wire.ClientToServer, r.Wire.ServerToClient} {
+			if d.Delayed != d.Written || d.MeanDelayMs < 1 {
+				t.Errorf("%s: %d of %d packets delayed, mean %.3fms: want all, at least 1ms", r.Name, d.Delayed, d.Written, d.MeanDelayMs)
+			}
+		}
+		if r.Handmade.SRTTms < 2 {
+			t.Errorf("%s: handmade SRTT %.3fms under a 1ms delay each way", r.Name, r.Handmade.SRTTms)
+		}
+	}
+	// netstack's client sends back to back: at 50 Mbit/s some wait their turn.
+	if q := rep.Runs[1].Wire.ClientToServer.RateQueued; q == 0 {
+		t.Errorf("netstack-to-handmade: no packet queued behind the rate limit")
+	}
+}
+
 func TestDemoRejectsBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string

@@ -51,10 +51,19 @@ type wireStats struct {
 	Corrupted      uint64 `json:"corrupted"`
 	BytesWritten   uint64 `json:"bytes_written"`
 	BytesDelivered uint64 `json:"bytes_delivered"`
+	// Delayed packets waited out --delay, --jitter or --rate; MeanDelayMs
+	// is their mean wait; RateQueued ones queued behind another at --rate.
+	Delayed     uint64  `json:"delayed"`
+	MeanDelayMs float64 `json:"mean_delay_ms"`
+	RateQueued  uint64  `json:"rate_queued"`
 }
 
 func toWireStats(s wire.DirStats) wireStats {
-	return wireStats{s.Written, s.Delivered, s.Lost, s.Duplicated, s.Reordered, s.Corrupted, s.BytesWritten, s.BytesDelivered}
+	w := wireStats{s.Written, s.Delivered, s.Lost, s.Duplicated, s.Reordered, s.Corrupted, s.BytesWritten, s.BytesDelivered, s.Delayed, 0, s.RateQueued}
+	if s.Delayed > 0 {
+		w.MeanDelayMs = float64((s.DelayTotal / time.Duration(s.Delayed)).Microseconds()) / 1000
+	}
+	return w
 }
 
 // runResult is one direction of the demo, as printed and as JSON.
