@@ -67,7 +67,7 @@ func FuzzSeedConnInput(f *testing.F) {
 	f.Add(uint8(Established), uint8(ACK), int32(5), int32(1), uint16(0), []byte("later"), uint8(4))
 	f.Fuzz(func(t *testing.T, state, flags uint8, seqOff, ackOff int32, wnd uint16, payload []byte, repeat uint8) {
 		st := State(state % uint8(TimeWait+1))
-		c := newSeedConn(&discardLink{}, Config{ISS: wrapISS(15)}, "server")
+		c := newSeedConn(&discardLink{}, SeedConfig{ISS: wrapISS(15)}, "server")
 		c.local, c.remote = addrB, addrA
 		now := time.Unix(0, 0)
 		c.state = st

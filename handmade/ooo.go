@@ -11,7 +11,10 @@ type heldSegment struct {
 // the gap before them fills (RFC 9293 §3.10.7.4, first check: "segments
 // with higher beginning sequence numbers ... should be held for later
 // processing"). It only ever holds data inside the receive window.
-type oooQueue struct{ segs []heldSegment }
+type oooQueue struct {
+	segs []heldSegment
+	last Seq // start of the most recently held segment
+}
 
 // maxHeld bounds the queue in segments; the window bounds it in octets.
 const maxHeld = 1024
@@ -32,6 +35,7 @@ func (q *oooQueue) hold(seq Seq, data []byte, fin bool) bool {
 	q.segs = append(q.segs, heldSegment{})
 	copy(q.segs[i+1:], q.segs[i:])
 	q.segs[i] = heldSegment{seq: seq, data: append([]byte(nil), data...), fin: fin}
+	q.last = seq
 	return true
 }
 
@@ -57,3 +61,30 @@ func (q *oooQueue) next(rcvNxt Seq) (heldSegment, bool) {
 
 // Len is the number of held segments.
 func (q *oooQueue) Len() int { return len(q.segs) }
+
+// blocks returns up to limit SACK blocks covering the held data, the block
+// with the most recently held segment first (RFC 2018 §4).
+func (q *oooQueue) blocks(limit int) []SACKBlock {
+	var out []SACKBlock
+	for _, s := range q.segs {
+		end := s.seq.Add(uint32(len(s.data)))
+		if n := len(out); n > 0 && s.seq.LessEq(out[n-1].Right) {
+			if out[n-1].Right.LessThan(end) {
+				out[n-1].Right = end
+			}
+			continue
+		}
+		out = append(out, SACKBlock{Left: s.seq, Right: end})
+	}
+	for i, b := range out {
+		if q.last.InWindow(b.Left, b.Right.Sub(b.Left)) && i > 0 {
+			copy(out[1:i+1], out[:i])
+			out[0] = b
+			break
+		}
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}

@@ -14,8 +14,8 @@ import (
 	"tcplab/wire"
 )
 
-// Config tunes the seed profile. The zero value gives the defaults below.
-type Config struct {
+// SeedConfig tunes the seed profile. The zero value gives the defaults below.
+type SeedConfig struct {
 	// ChunkSize is the most data octets per segment: 1400, the article's.
 	ChunkSize int
 	// MSS is the maximum segment size we advertise (RFC 9293 §3.7.1);
@@ -38,7 +38,7 @@ type Config struct {
 	Trace *Trace
 }
 
-func (c Config) withDefaults(mtu int) Config {
+func (c SeedConfig) withDefaults(mtu int) SeedConfig {
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 1400
 	}
@@ -149,7 +149,7 @@ var (
 // random ephemeral port) to remote over l, sends payload in stop-and-wait
 // chunks (each waits for its ACK, with a retransmission timer), closes with
 // FIN, and waits out TIME-WAIT. The report is returned even on error.
-func Upload(ctx context.Context, l wire.Link, local netip.Addr, remote netip.AddrPort, payload []byte, cfg Config) (*Report, error) {
+func Upload(ctx context.Context, l wire.Link, local netip.Addr, remote netip.AddrPort, payload []byte, cfg SeedConfig) (*Report, error) {
 	c := newSeedConn(l, cfg, "client")
 	c.local = netip.AddrPortFrom(local, uint16(49152+rand.IntN(16384)))
 	c.remote = remote
@@ -163,7 +163,7 @@ func Upload(ctx context.Context, l wire.Link, local netip.Addr, remote netip.Add
 // accepts one connection, takes any in-order, in-window data whatever its
 // flags and acknowledges it cumulatively, acknowledges the client's FIN,
 // sends its own FIN and returns once that is acknowledged.
-func Serve(ctx context.Context, l wire.Link, local netip.AddrPort, cfg Config) (*Report, error) {
+func Serve(ctx context.Context, l wire.Link, local netip.AddrPort, cfg SeedConfig) (*Report, error) {
 	c := newSeedConn(l, cfg, "server")
 	c.local = local
 	c.state = Listen
@@ -182,7 +182,7 @@ func Serve(ctx context.Context, l wire.Link, local netip.AddrPort, cfg Config) (
 //	(RFC 9293 §3.3.1, Figure 3: 1 acknowledged, 2 sent and not yet
 //	acknowledged, 3 allowed to send, 4 not yet allowed)
 type seedConn struct {
-	cfg  Config
+	cfg  SeedConfig
 	link wire.Link
 	tr   *Trace
 	role string
@@ -227,7 +227,7 @@ type seedConn struct {
 	err      error
 }
 
-func newSeedConn(l wire.Link, cfg Config, role string) *seedConn {
+func newSeedConn(l wire.Link, cfg SeedConfig, role string) *seedConn {
 	cfg = cfg.withDefaults(l.MTU())
 	return &seedConn{
 		cfg: cfg, link: l, tr: cfg.Trace, role: role,

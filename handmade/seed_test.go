@@ -34,7 +34,7 @@ type seedRun struct {
 
 // runSeed uploads data from a handmade client to a handmade server over a
 // pipe configured by pc.
-func runSeed(t *testing.T, pc wire.PipeConfig, data []byte, cc, sc Config) seedRun {
+func runSeed(t *testing.T, pc wire.PipeConfig, data []byte, cc, sc SeedConfig) seedRun {
 	t.Helper()
 	a, b := wire.Pipe(pc)
 	defer a.Close()
@@ -75,7 +75,7 @@ func (s *syncBuffer) String() string {
 
 func TestSeedUploadClean(t *testing.T) {
 	data := payload(100_000, 1)
-	r := runSeed(t, wire.PipeConfig{Seed: 1}, data, Config{ISS: wrapISS(10)}, Config{ISS: wrapISS(3)})
+	r := runSeed(t, wire.PipeConfig{Seed: 1}, data, SeedConfig{ISS: wrapISS(10)}, SeedConfig{ISS: wrapISS(3)})
 	if r.clientErr != nil || r.serverErr != nil {
 		t.Fatalf("client: %v\nserver: %v\n%s\n%s", r.clientErr, r.serverErr, r.clientLog, r.serverLog)
 	}
@@ -123,7 +123,7 @@ func TestSeedUploadSurvivesImpairment(t *testing.T) {
 			seed := int64(7)
 			data := payload(60_000, 2)
 			r := runSeed(t, wire.PipeConfig{Seed: seed, AtoB: tc.im, BtoA: tc.im}, data,
-				Config{ISS: wrapISS(0), TimeWait: 100 * time.Millisecond}, Config{ISS: wrapISS(100)})
+				SeedConfig{ISS: wrapISS(0), TimeWait: 100 * time.Millisecond}, SeedConfig{ISS: wrapISS(100)})
 			if r.clientErr != nil || r.serverErr != nil {
 				t.Fatalf("seed %d: client: %v\nserver: %v", seed, r.clientErr, r.serverErr)
 			}
@@ -155,7 +155,7 @@ func TestSeedClientNoAnswer(t *testing.T) {
 	a, b := wire.Pipe(wire.PipeConfig{QueueLen: 64})
 	defer a.Close()
 	_ = b // nobody reads: the SYNs queue up unanswered
-	cfg := Config{InitialRTO: time.Millisecond, MinRTO: time.Millisecond, MaxRetries: 3}
+	cfg := SeedConfig{InitialRTO: time.Millisecond, MinRTO: time.Millisecond, MaxRetries: 3}
 	r, err := Upload(context.Background(), a, addrA.Addr(), addrB, []byte("x"), cfg)
 	var ce *ConnError
 	if !errors.As(err, &ce) || ce.State != SynSent || !errors.Is(err, ErrPeerNotAnswering) {
@@ -187,7 +187,7 @@ func TestSeedClientRefused(t *testing.T) {
 		rst := Segment{Src: syn.Dst, Dst: syn.Src, ACK: syn.SEQ.Add(1), Flags: RST | ACK}
 		b.WritePacket(ctx, e.Append(nil, &rst))
 	}()
-	_, err := Upload(ctx, a, addrA.Addr(), addrB, []byte("x"), Config{})
+	_, err := Upload(ctx, a, addrA.Addr(), addrB, []byte("x"), SeedConfig{})
 	if !errors.Is(err, ErrConnRefused) || !strings.Contains(err.Error(), "SYN-SENT") {
 		t.Fatalf("err = %v, want connection refused in SYN-SENT", err)
 	}
@@ -218,9 +218,9 @@ func TestSeedServerDropsGarbage(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sr, serr = Serve(ctx, b, addrB, Config{})
+		sr, serr = Serve(ctx, b, addrB, SeedConfig{})
 	}()
-	if _, err := Upload(ctx, a, addrA.Addr(), addrB, data, Config{TimeWait: time.Millisecond}); err != nil {
+	if _, err := Upload(ctx, a, addrA.Addr(), addrB, data, SeedConfig{TimeWait: time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	<-done
@@ -245,7 +245,7 @@ func TestSeedServerTakesAnyFlags(t *testing.T) {
 	defer cancel()
 	done := make(chan *Report, 1)
 	go func() {
-		r, _ := Serve(ctx, b, addrB, Config{ISS: wrapISS(0)})
+		r, _ := Serve(ctx, b, addrB, SeedConfig{ISS: wrapISS(0)})
 		done <- r
 	}()
 	var e Encoder

@@ -32,7 +32,7 @@ type demoConfig struct {
 	Progress     io.Writer // progress lines on long runs; nil: none
 	Verbose      bool
 	Netstack     netstackref.Options
-	HandmadeSeed handmade.Config
+	HandmadeSeed handmade.SeedConfig
 }
 
 // Run names, one per direction.

@@ -1,0 +1,100 @@
+package handmade
+
+import "time"
+
+// Config tunes the full profile: a Stack and every connection on it. The
+// zero value gives the defaults documented on each field; switches are
+// phrased so that false is the default.
+type Config struct {
+	// MSS we advertise (RFC 9293 §3.7.1): default the link MTU less 40.
+	MSS int
+	// SendBuffer and RecvBuffer bound each connection's buffers in
+	// octets: default 1 MiB each. The receive window never exceeds
+	// RecvBuffer.
+	SendBuffer, RecvBuffer int
+
+	// DisableWindowScale, DisableTimestamps and DisableSACK turn off the
+	// RFC 7323 and RFC 2018 options we offer and accept.
+	DisableWindowScale, DisableTimestamps, DisableSACK bool
+	// DisableDelayedACK acknowledges every segment at once. Otherwise an
+	// ACK waits at most DelayedACKTimeout (default 40 ms, Linux's minimum)
+	// and every second full-sized segment is acknowledged at once (RFC
+	// 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
+	DisableDelayedACK bool
+	DelayedACKTimeout time.Duration
+	// NoDelay turns Nagle's algorithm off for every connection
+	// (TCP_NODELAY); Conn.SetNoDelay changes it per connection.
+	NoDelay bool
+
+	// InitialRTO (default 1 s, RFC 6298 §2.1), MinRTO (default 200 ms,
+	// Linux's) and MaxRTO (default 120 s) bound the retransmission timer.
+	InitialRTO, MinRTO, MaxRTO time.Duration
+	// MaxRetries is how many RTO expiries in a row end a synchronized
+	// connection (default 15, Linux's tcp_retries2); SynRetries the same
+	// for a SYN or SYN-ACK (default 6).
+	MaxRetries, SynRetries int
+	// UserTimeout aborts a connection whose sent data stays
+	// unacknowledged this long (RFC 9293 §3.8.3 R2, RFC 5482); 0 is off.
+	UserTimeout time.Duration
+
+	// TimeWait is the TIME-WAIT length (default 60 s, Linux's and gVisor's
+	// value rather than 2 MSL) and FinWait2 how long an orphaned
+	// connection waits in FIN-WAIT-2 for the peer's FIN (default 60 s).
+	TimeWait, FinWait2 time.Duration
+
+	// KeepAlive turns keep-alive probes on (RFC 9293 §3.8.4): after
+	// KeepAliveIdle (default 2 h) without a segment from the peer, a
+	// probe every KeepAliveInterval (default 75 s); KeepAliveCount
+	// (default 9) unanswered probes end the connection.
+	KeepAlive                        bool
+	KeepAliveIdle, KeepAliveInterval time.Duration
+	KeepAliveCount                   int
+	// ChallengeACKLimit caps challenge ACKs per connection per second
+	// (RFC 5961 §7): default 10.
+	ChallengeACKLimit int
+
+	// Backlog bounds each listener's queue of connections waiting for
+	// Accept, SYNQueue its half-open connections (default 128 and 256).
+	Backlog, SYNQueue int
+
+	// ISNKey keys the RFC 6528 ISN hash; nil draws a random key.
+	ISNKey []byte
+	// Clock drives every timer; nil is the system clock.
+	Clock Clock
+	// Trace narrates segments; nil is silent.
+	Trace *Trace
+}
+
+func (c Config) withDefaults(mtu int) Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(i *int, v int) {
+		if *i <= 0 {
+			*i = v
+		}
+	}
+	defInt(&c.MSS, max(mtu-40, 536))
+	defInt(&c.SendBuffer, 1<<20)
+	defInt(&c.RecvBuffer, 1<<20)
+	def(&c.DelayedACKTimeout, 40*time.Millisecond)
+	def(&c.InitialRTO, time.Second)
+	def(&c.MinRTO, 200*time.Millisecond)
+	def(&c.MaxRTO, 120*time.Second)
+	defInt(&c.MaxRetries, 15)
+	defInt(&c.SynRetries, 6)
+	def(&c.TimeWait, 60*time.Second)
+	def(&c.FinWait2, 60*time.Second)
+	def(&c.KeepAliveIdle, 2*time.Hour)
+	def(&c.KeepAliveInterval, 75*time.Second)
+	defInt(&c.KeepAliveCount, 9)
+	defInt(&c.ChallengeACKLimit, 10)
+	defInt(&c.Backlog, 128)
+	defInt(&c.SYNQueue, 256)
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	return c
+}

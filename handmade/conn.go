@@ -1,0 +1,242 @@
+package handmade
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Conn is one connection of a Stack as a net.Conn, with CloseWrite like
+// *net.TCPConn. Errors are *net.OpError; a timeout wraps
+// os.ErrDeadlineExceeded, so it satisfies net.Error with Timeout() true.
+type Conn struct {
+	s         *Stack
+	tcb       *TCB
+	l         *Listener
+	handedOut bool
+
+	timer ClockTimer
+	armed time.Time
+
+	// changed is closed and replaced whenever the connection changes, to
+	// wake callers blocked in Read, Write or Dial.
+	changed                     chan struct{}
+	readDeadline, writeDeadline time.Time
+	closed                      bool
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+func (c *Conn) onTimer() {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.conns[fourTuple{c.tcb.Local, c.tcb.Remote}] != c {
+		return
+	}
+	now := s.clock.Now()
+	c.armed = time.Time{} // fired: service re-arms from the new deadline
+	c.tcb.OnTimer(now)
+	s.service(c, now)
+}
+
+func (c *Conn) signal() {
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
+}
+
+// waitLocked blocks, with s.mu released, until the connection changes or
+// deadline passes; it reports false when the deadline passed.
+func (c *Conn) waitLocked(deadline time.Time) bool {
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return false
+	}
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	ch := c.changed
+	c.s.mu.Unlock()
+	defer c.s.mu.Lock()
+	if deadline.IsZero() {
+		<-ch
+		return true
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// past reports a deadline that is set and has passed.
+func past(deadline time.Time) bool { return !deadline.IsZero() && !time.Now().Before(deadline) }
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// Read is RECEIVE: in-order data, io.EOF after the peer's FIN.
+func (c *Conn) Read(p []byte) (int, error) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		switch {
+		case c.closed:
+			return 0, c.opError("read", net.ErrClosed)
+		case past(c.readDeadline):
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		case len(p) == 0:
+			return 0, nil
+		case c.tcb.Readable() > 0:
+			n := c.tcb.Read(p)
+			s.service(c, s.clock.Now())
+			return n, nil
+		case c.tcb.PeerClosed():
+			return 0, io.EOF
+		case c.tcb.Err != nil:
+			return 0, c.opError("read", c.tcb.Err)
+		case c.tcb.State == Closed:
+			return 0, io.EOF
+		case s.readErr != nil:
+			return 0, c.opError("read", s.readErr)
+		}
+		if !c.waitLocked(c.readDeadline) {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+// Write is SEND: it blocks while the send buffer is full.
+func (c *Conn) Write(p []byte) (int, error) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for total < len(p) {
+		switch {
+		case c.closed:
+			return total, c.opError("write", net.ErrClosed)
+		case past(c.writeDeadline):
+			return total, c.opError("write", os.ErrDeadlineExceeded)
+		case c.tcb.Err != nil:
+			return total, c.opError("write", c.tcb.Err)
+		case c.tcb.finQueued || c.tcb.State == Closed:
+			return total, c.opError("write", errWriteClosed)
+		case s.readErr != nil:
+			return total, c.opError("write", s.readErr)
+		}
+		if n := c.tcb.Write(p[total:], s.clock.Now()); n > 0 {
+			total += n
+			s.service(c, s.clock.Now())
+			continue
+		}
+		if !c.waitLocked(c.writeDeadline) {
+			return total, c.opError("write", os.ErrDeadlineExceeded)
+		}
+	}
+	return total, nil
+}
+
+var errWriteClosed = &errnoError{"write after the sending side was closed", syscall.EPIPE}
+
+// Close closes the connection gracefully: queued data, then a FIN. The
+// connection lives on in the stack until the close completes.
+func (c *Conn) Close() error {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.closed = true
+	if !s.closed {
+		c.tcb.Close(s.clock.Now())
+		s.service(c, s.clock.Now())
+	}
+	c.signal()
+	return nil
+}
+
+// CloseWrite sends a FIN after the queued data; reading goes on.
+func (c *Conn) CloseWrite() error {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.tcb.CloseWrite(s.clock.Now())
+	s.service(c, s.clock.Now())
+	return nil
+}
+
+// Abort resets the connection (RFC 9293 §3.10.5), as close with SO_LINGER
+// 0 does.
+func (c *Conn) Abort() {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.closed = true
+	c.tcb.Abort(s.clock.Now())
+	s.service(c, s.clock.Now())
+}
+
+// SetLinger with 0 makes Close send a RST instead of a FIN (SO_LINGER 0);
+// any other value restores the graceful close.
+func (c *Conn) SetLinger(sec int) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tcb.lingerAbort = sec == 0
+	return nil
+}
+
+// SetNoDelay switches Nagle's algorithm off (true) or on (false).
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tcb.noDelay = noDelay
+	c.s.service(c, c.s.clock.Now())
+	return nil
+}
+
+// Info snapshots the connection, like TCP_INFO.
+func (c *Conn) Info() Info {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.tcb.Info()
+}
+
+func (c *Conn) LocalAddr() net.Addr  { return tcpAddr(c.tcb.Local) }
+func (c *Conn) RemoteAddr() net.Addr { return tcpAddr(c.tcb.Remote) }
+
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.readDeadline, c.writeDeadline = t, t
+	c.signal()
+	return nil
+}
+
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.readDeadline = t
+	c.signal()
+	return nil
+}
+
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.writeDeadline = t
+	c.signal()
+	return nil
+}

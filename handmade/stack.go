@@ -1,0 +1,493 @@
+package handmade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tcplab/wire"
+)
+
+// Stack is the driver of the full profile: it owns a link and an IPv4
+// address, demultiplexes segments to connections and listeners, answers
+// segments for no connection, runs each connection's timers, and turns
+// user calls into TCB calls. One mutex guards every TCB; one goroutine
+// reads the link and one writes it.
+type Stack struct {
+	link  wire.Link
+	addr  netip.Addr
+	cfg   Config
+	clock Clock
+	isn   *isnGenerator
+
+	mu        sync.Mutex
+	conns     map[fourTuple]*Conn
+	listeners map[uint16]*Listener
+	closed    bool
+	enc       Encoder
+	seg       Segment
+	payload   []byte
+	txq       chan *[]byte
+	pending   map[*Conn]struct{} // connections with output waiting for txq room
+	starved   atomic.Bool
+	counters  StackCounters
+	readErr   error
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	writerWG sync.WaitGroup
+	pool     sync.Pool
+}
+
+type fourTuple struct{ local, remote netip.AddrPort }
+
+// StackCounters count what the stack did with packets no connection saw.
+type StackCounters struct {
+	PacketsReceived  uint64
+	DroppedChecksum  uint64 // bad IPv4 or TCP checksum (RFC 9293 §3.1 MUST-3)
+	DroppedMalformed uint64 // truncated, not IPv4, fragment, not TCP, bad header
+	DroppedNotOurs   uint64 // for another IPv4 address
+	ResetsNoConn     uint64 // RSTs answering segments for no connection (§3.10.7.1)
+	ListenOverflows  uint64 // SYNs dropped: SYN queue or accept backlog full
+	ListenDropped    uint64 // non-SYN segments a listener dropped
+}
+
+const txQueueLen = 4096
+
+// NewStack starts a stack owning addr on l. Close stops it; the link stays
+// the caller's.
+func NewStack(l wire.Link, addr netip.Addr, cfg Config) (*Stack, error) {
+	if !addr.Is4() {
+		return nil, fmt.Errorf("handmade: %v is not an IPv4 address", addr)
+	}
+	cfg = cfg.withDefaults(l.MTU())
+	if cfg.MSS > l.MTU()-40 {
+		return nil, fmt.Errorf("handmade: MSS %d does not fit the link MTU %d less 40 octets of headers", cfg.MSS, l.MTU())
+	}
+	s := &Stack{
+		link: l, addr: addr, cfg: cfg, clock: cfg.Clock,
+		isn:       newISNGenerator(cfg.ISNKey, cfg.Clock.Now()),
+		conns:     map[fourTuple]*Conn{},
+		listeners: map[uint16]*Listener{},
+		payload:   make([]byte, 65536),
+		txq:       make(chan *[]byte, txQueueLen),
+		pending:   map[*Conn]struct{}{},
+	}
+	s.pool.New = func() any { b := make([]byte, 0, l.MTU()); return &b }
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.reader()
+	s.writerWG.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// Addr is the stack's IPv4 address.
+func (s *Stack) Addr() netip.Addr { return s.addr }
+
+// Counters snapshots the stack's own counters.
+func (s *Stack) Counters() StackCounters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counters
+}
+
+// Close aborts every connection (a RST to each synchronized peer), closes
+// every listener and stops the stack's goroutines. The link stays open.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	now := s.clock.Now()
+	for _, c := range s.conns {
+		c.tcb.Abort(now)
+		s.service(c, now)
+	}
+	for _, l := range s.listeners {
+		l.closeLocked()
+	}
+	s.closed = true
+	close(s.txq)
+	s.mu.Unlock()
+	// Let the resets out, unless the link pushes back for too long.
+	done := make(chan struct{})
+	go func() { s.writerWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	s.cancel()
+	s.writerWG.Wait()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Stack) writer() {
+	defer s.writerWG.Done()
+	for pkt := range s.txq {
+		if s.ctx.Err() == nil {
+			s.link.WritePacket(s.ctx, *pkt)
+		}
+		s.pool.Put(pkt)
+		if s.starved.Load() {
+			s.mu.Lock()
+			if !s.closed {
+				s.starved.Store(false)
+				now := s.clock.Now()
+				for c := range s.pending {
+					delete(s.pending, c)
+					s.service(c, now)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *Stack) reader() {
+	defer s.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, err := s.link.ReadPacket(s.ctx, buf)
+		if errors.Is(err, wire.ErrTruncated) {
+			s.mu.Lock()
+			s.counters.DroppedMalformed++
+			s.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.mu.Lock()
+				s.readErr = err
+				for _, c := range s.conns {
+					c.signal()
+				}
+				s.mu.Unlock()
+			}
+			return
+		}
+		s.input(buf[:n])
+	}
+}
+
+func (s *Stack) input(pkt []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.counters.PacketsReceived++
+	seg := &s.seg
+	if err := Decode(pkt, seg); err != nil {
+		if errors.Is(err, ErrBadTCPChecksum) || errors.Is(err, ErrBadIPChecksum) {
+			s.counters.DroppedChecksum++
+		} else {
+			s.counters.DroppedMalformed++
+		}
+		s.cfg.Trace.Notef("DROPPED a %d-octet packet: %v", len(pkt), err)
+		return
+	}
+	if seg.Dst.Addr() != s.addr {
+		s.counters.DroppedNotOurs++
+		return
+	}
+	now := s.clock.Now()
+	if c, ok := s.conns[fourTuple{seg.Dst, seg.Src}]; ok {
+		s.trace(c, false, seg, false)
+		c.tcb.Input(seg, now)
+		s.service(c, now)
+		return
+	}
+	if l, ok := s.listeners[seg.Dst.Port()]; ok {
+		s.listen(l, seg, now)
+		return
+	}
+	s.noConnection(seg)
+}
+
+// noConnection answers a segment for no connection (RFC 9293 §3.10.7.1):
+// nothing for a RST; <SEQ=SEG.ACK><CTL=RST> for an ACK; otherwise
+// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+func (s *Stack) noConnection(seg *Segment) {
+	if seg.Flags.Has(RST) {
+		return
+	}
+	r := Segment{Src: seg.Dst, Dst: seg.Src, Flags: RST}
+	if seg.Flags.Has(ACK) {
+		r.SEQ = seg.ACK
+	} else {
+		r.ACK, r.Flags = seg.SEQ.Add(seg.LEN()), RST|ACK
+	}
+	s.counters.ResetsNoConn++
+	s.sendStateless(&r)
+}
+
+func (s *Stack) sendStateless(r *Segment) {
+	if len(s.txq) == cap(s.txq) {
+		return // a reset is advisory; the peer retransmits and asks again
+	}
+	p := s.pool.Get().(*[]byte)
+	*p = s.enc.Append((*p)[:0], r)
+	s.txq <- p
+}
+
+// listen is RFC 9293 §3.10.7.2 for a segment to a listening port.
+func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
+	switch {
+	case seg.Flags.Has(RST):
+		// First check: an incoming RST is ignored.
+		s.counters.ListenDropped++
+	case seg.Flags.Has(ACK):
+		// Second check: any acknowledgement is bad in LISTEN:
+		// <SEQ=SEG.ACK><CTL=RST>.
+		s.counters.ResetsNoConn++
+		s.sendStateless(&Segment{Src: seg.Dst, Dst: seg.Src, SEQ: seg.ACK, Flags: RST})
+	case seg.Flags.Has(SYN):
+		// Third check: SYN. A full SYN queue or accept backlog drops it, as
+		// Linux does without SYN cookies; the peer retransmits.
+		if l.halfOpen >= s.cfg.SYNQueue || len(l.acceptq) >= cap(l.acceptq) {
+			s.counters.ListenOverflows++
+			return
+		}
+		t := newTCB(&s.cfg, seg.Dst, seg.Src, s.isn.ISN(seg.Dst, seg.Src, now), now)
+		t.openPassive(seg, now)
+		c := s.newConn(t, l)
+		l.halfOpen++
+		s.trace(c, false, seg, false)
+		s.service(c, now)
+	default:
+		// Fourth: any other segment: drop.
+		s.counters.ListenDropped++
+	}
+}
+
+func (s *Stack) newConn(t *TCB, l *Listener) *Conn {
+	c := &Conn{s: s, tcb: t, l: l}
+	s.conns[fourTuple{t.Local, t.Remote}] = c
+	return c
+}
+
+// service runs after every event of c: send what is due, re-arm the timer,
+// hand a newly established child to its listener, wake waiting callers,
+// and forget a closed connection.
+func (s *Stack) service(c *Conn, now time.Time) {
+	t := c.tcb
+	for {
+		if len(s.txq) == cap(s.txq) {
+			s.pending[c] = struct{}{}
+			s.starved.Store(true)
+			break
+		}
+		retx := t.Counters.Retransmissions
+		if !t.Output(now, &s.seg, s.payload) {
+			break
+		}
+		s.trace(c, true, &s.seg, t.Counters.Retransmissions != retx)
+		p := s.pool.Get().(*[]byte)
+		*p = s.enc.Append((*p)[:0], &s.seg)
+		s.txq <- p
+	}
+	if l := c.l; l != nil && !c.handedOut && t.established {
+		c.handedOut = true
+		l.halfOpen--
+		if l.closed || len(l.acceptq) == cap(l.acceptq) {
+			t.Abort(now)
+			s.service(c, now)
+			return
+		}
+		l.acceptq <- c
+	}
+	if t.State == Closed {
+		if c.l != nil && !c.handedOut {
+			c.handedOut = true
+			c.l.halfOpen--
+		}
+		delete(s.conns, fourTuple{t.Local, t.Remote})
+		delete(s.pending, c)
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		c.armed = time.Time{}
+		c.signal()
+		return
+	}
+	if d := t.Deadline(); d != c.armed {
+		c.armed = d
+		switch {
+		case d.IsZero():
+			if c.timer != nil {
+				c.timer.Stop()
+			}
+		case c.timer == nil:
+			c.timer = s.clock.AfterFunc(d.Sub(now), c.onTimer)
+		default:
+			c.timer.Reset(d.Sub(now))
+		}
+	}
+	c.signal()
+}
+
+func (s *Stack) trace(c *Conn, out bool, seg *Segment, retransmit bool) {
+	if s.cfg.Trace == nil {
+		return
+	}
+	t := c.tcb
+	important := t.State != Established || seg.Flags&(SYN|FIN|RST) != 0
+	s.cfg.Trace.segment(out, seg, t.ISS, t.IRS, important, retransmit, "")
+}
+
+// ephemeralPort picks a free local port from the dynamic range (RFC 6335
+// §6), starting at random (RFC 6056).
+func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, error) {
+	const lo, n = 49152, 16384
+	start := rand.IntN(n)
+	for i := range n {
+		p := uint16(lo + (start+i)%n)
+		if _, used := s.conns[fourTuple{netip.AddrPortFrom(s.addr, p), remote}]; !used {
+			if _, l := s.listeners[p]; !l {
+				return p, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("handmade: no free local port toward %v", remote)
+}
+
+// Dial opens a connection to remote (RFC 9293 §3.10.1, active OPEN) and
+// waits for the handshake, ctx's end or the connection's failure.
+func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (*Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: net.ErrClosed}
+	}
+	port, err := s.ephemeralPort(remote)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: err}
+	}
+	now := s.clock.Now()
+	local := netip.AddrPortFrom(s.addr, port)
+	t := newTCB(&s.cfg, local, remote, s.isn.ISN(local, remote, now), now)
+	t.openActive(now)
+	c := s.newConn(t, nil)
+	s.service(c, now)
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		c.signal()
+		s.mu.Unlock()
+	})
+	defer stop()
+	for t.State == SynSent || t.State == SynReceived {
+		if ctx.Err() != nil {
+			t.enterClosed(ctx.Err())
+			s.service(c, s.clock.Now())
+			break
+		}
+		if s.readErr != nil {
+			t.enterClosed(s.readErr)
+			s.service(c, s.clock.Now())
+			break
+		}
+		c.waitLocked(time.Time{})
+	}
+	if !t.established {
+		err := t.Err
+		if err == nil {
+			err = ErrRefused
+		}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Source: tcpAddr(local), Addr: tcpAddr(remote), Err: err}
+	}
+	return c, nil
+}
+
+// Listen starts accepting connections on port (RFC 9293 §3.10.1, passive
+// OPEN).
+func (s *Stack) Listen(port uint16) (*Listener, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addr := tcpAddr(netip.AddrPortFrom(s.addr, port))
+	if s.closed {
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: addr, Err: net.ErrClosed}
+	}
+	if _, ok := s.listeners[port]; ok || port == 0 {
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: addr, Err: fmt.Errorf("port %d already has a listener or is invalid", port)}
+	}
+	l := &Listener{s: s, port: port, acceptq: make(chan *Conn, s.cfg.Backlog), done: make(chan struct{})}
+	s.listeners[port] = l
+	return l, nil
+}
+
+func tcpAddr(a netip.AddrPort) *net.TCPAddr { return net.TCPAddrFromAddrPort(a) }
+
+// Listener is a passive OPEN: a net.Listener over a Stack.
+type Listener struct {
+	s        *Stack
+	port     uint16
+	acceptq  chan *Conn
+	halfOpen int // connections in SYN-RECEIVED
+	closed   bool
+	done     chan struct{}
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+// Accept waits for the next established connection.
+func (l *Listener) Accept() (net.Conn, error) { return l.AcceptTCP() }
+
+// AcceptTCP is Accept returning the concrete type.
+func (l *Listener) AcceptTCP() (*Conn, error) {
+	select {
+	case c := <-l.acceptq:
+		return c, nil
+	case <-l.done:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: net.ErrClosed}
+	}
+}
+
+// Close stops listening and resets connections not yet accepted.
+func (l *Listener) Close() error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.closed {
+		return &net.OpError{Op: "close", Net: "tcp", Addr: l.Addr(), Err: net.ErrClosed}
+	}
+	l.closeLocked()
+	return nil
+}
+
+func (l *Listener) closeLocked() {
+	if l.closed {
+		return
+	}
+	l.closed = true
+	close(l.done)
+	delete(l.s.listeners, l.port)
+	now := l.s.clock.Now()
+	for {
+		select {
+		case c := <-l.acceptq:
+			c.tcb.Abort(now)
+			l.s.service(c, now)
+			continue
+		default:
+		}
+		break
+	}
+	for _, c := range l.s.conns {
+		if c.l == l && !c.handedOut {
+			c.tcb.Abort(now)
+			l.s.service(c, now)
+		}
+	}
+}
+
+// Addr is the listening address.
+func (l *Listener) Addr() net.Addr { return tcpAddr(netip.AddrPortFrom(l.s.addr, l.port)) }

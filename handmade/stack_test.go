@@ -1,0 +1,123 @@
+package handmade
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"tcplab/wire"
+)
+
+// stackPair makes two stacks on the two ends of a pipe.
+func stackPair(t testing.TB, pc wire.PipeConfig, ca, cb Config) (a, b *Stack) {
+	t.Helper()
+	ea, eb := wire.Pipe(pc)
+	var err error
+	if a, err = NewStack(ea, addrA.Addr(), ca); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = NewStack(eb, addrB.Addr(), cb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Close()
+		b.Close()
+		ea.Close()
+	})
+	return a, b
+}
+
+// transfer uploads data from a to a listener on b and returns what b got.
+func transfer(t testing.TB, a, b *Stack, data []byte) ([32]byte, int64) {
+	t.Helper()
+	ln, err := b.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		sum [32]byte
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer c.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, c)
+		var r result
+		copy(r.sum[:], h.Sum(nil))
+		r.n, r.err = n, err
+		done <- r
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := a.Dial(ctx, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(data); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the peer's FIN so the transfer is complete both ways.
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("reading to EOF: %v", err)
+	}
+	c.Close()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("server: %v", r.err)
+	}
+	return r.sum, r.n
+}
+
+func TestStackTransferClean(t *testing.T) {
+	a, b := stackPair(t, wire.PipeConfig{Seed: 1}, Config{}, Config{})
+	data := payload(4<<20, 9)
+	sum, n := transfer(t, a, b, data)
+	if n != int64(len(data)) || sum != sha256.Sum256(data) {
+		t.Fatalf("got %d bytes, digest differs: %v", n, sum != sha256.Sum256(data))
+	}
+}
+
+func TestStackTransferImpaired(t *testing.T) {
+	for _, im := range []wire.Impairment{
+		{Loss: 0.05},
+		{Loss: 0.01, Dup: 0.01, Reorder: 0.05, Corrupt: 0.01},
+	} {
+		t.Run(im.String(), func(t *testing.T) {
+			const seed = 3
+			cfg := Config{MinRTO: 20 * time.Millisecond}
+			a, b := stackPair(t, wire.PipeConfig{Seed: seed, AtoB: im, BtoA: im}, cfg, cfg)
+			data := payload(1<<20, 4)
+			sum, n := transfer(t, a, b, data)
+			if n != int64(len(data)) || sum != sha256.Sum256(data) {
+				t.Fatalf("seed %d: got %d bytes; digest equal %v", seed, n, sum == sha256.Sum256(data))
+			}
+		})
+	}
+}
+
+func TestStackDialRefusedAndNoListener(t *testing.T) {
+	a, _ := stackPair(t, wire.PipeConfig{}, Config{}, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := a.Dial(ctx, addrB)
+	var op *net.OpError
+	if !errors.As(err, &op) || !errors.Is(err, ErrRefused) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial to a port nobody listens on: %v", err)
+	}
+}

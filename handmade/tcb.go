@@ -1,0 +1,414 @@
+package handmade
+
+import (
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// TCB is the transmission control block of the full profile: one
+// connection's state and rules, with no I/O of its own. Its driver (Stack)
+// feeds it segments (Input) and timer expiries (OnTimer), passes on user
+// calls (Write, Read, Close, CloseWrite, Abort), collects what to send
+// (Output) and wakes it at Deadline. It reads no clock: every call takes
+// the time.
+//
+//	     1          2          3          4
+//	----------|----------|----------|----------
+//	       SND.UNA    SND.NXT    SND.UNA
+//	                            +SND.WND
+//	(RFC 9293 §3.3.1, Figure 3: 1 acknowledged, 2 sent and not yet
+//	acknowledged, 3 allowed to send, 4 not yet allowed)
+//
+//	         1          2          3
+//	     ----------|----------|----------
+//	            RCV.NXT    RCV.NXT
+//	                      +RCV.WND
+//	(Figure 4: 1 received, 2 may be received, 3 not yet allowed)
+type TCB struct {
+	cfg *Config
+
+	State         State
+	Local, Remote netip.AddrPort
+	passive       bool
+
+	ISS, IRS Seq
+	SND      struct {
+		UNA, NXT Seq
+		WND      uint32 // octets, scaled
+		WL1, WL2 Seq
+		Shift    uint8 // Snd.Wind.Shift (RFC 7323 §2.3)
+		maxWND   uint32
+	}
+	RCV struct {
+		NXT   Seq
+		Shift uint8 // Rcv.Wind.Shift
+		UP    Seq
+		edge  Seq // RCV.NXT+RCV.WND as last advertised: never moves left
+	}
+	// sndMSS is the most data octets per segment we send: the peer's MSS
+	// less our fixed option bytes (RFC 9293 §3.7.1, MUST-16).
+	sndMSS  int
+	peerMSS int
+
+	tsOn, sackOn      bool
+	tsRecent          uint32
+	lastACKSent       Seq
+	tsOffset          uint32
+	tsEpoch           time.Time
+	wsOffered         bool
+	sackPermittedPeer bool
+
+	sndBuf ring // octets from SND.UNA on
+	rcvBuf ring // in-order octets not yet read
+	ooo    oooQueue
+
+	// finQueued: the user closed the sending side; the FIN follows the
+	// data. finSent: SND.NXT covers it.
+	finQueued, finSent bool
+	rcvClosed          bool // the user will read no more (Close)
+	noDelay            bool
+	lingerAbort        bool
+
+	cc         CongestionControl
+	retxNext   Seq // while retxNext < SND.NXT, Output retransmits from it
+	retxOne    bool
+	inRecovery bool
+	recover    Seq
+	dupAcks    int
+
+	rtt          RTTEstimator
+	rttTiming    bool
+	rttSeq       Seq
+	rttSentAt    time.Time
+	retries      int
+	progressAt   time.Time // last time SND.UNA advanced or the queue started
+	lastRecvAt   time.Time
+	probes       int
+	synPending   bool // SYN or SYN-ACK to (re)send
+	probeNow     bool // a zero-window or keep-alive probe to send
+	ackNow       bool
+	unackedSegs  int
+	chalTokens   int
+	chalRefillAt time.Time
+
+	rtoAt, persistAt, delackAt, keepaliveAt, timeWaitAt, finWait2At time.Time
+	persistBackoff                                                  int
+
+	rst *Segment // a reset to send before anything else
+
+	// Err is why the connection ended, if it ended badly.
+	Err error
+	// accepted is set once the listener handed the connection out.
+	established bool
+
+	Counters TCBCounters
+}
+
+// TCBCounters count one connection's events, one field per reason a
+// segment was dropped or answered specially.
+type TCBCounters struct {
+	SegmentsSent, SegmentsReceived uint64
+	BytesSent, BytesReceived       uint64 // payload octets
+	Retransmissions                uint64 // segments resent (timeout, fast retransmit, SYN)
+	Timeouts, FastRetransmits      uint64
+	DupAcksReceived                uint64
+	ResetsSent, ResetsReceived     uint64
+	ChallengeACKs                  uint64
+	ChallengeACKsSuppressed        uint64
+	DroppedUnacceptable            uint64 // failed the RFC 9293 §3.10.7.4 first check
+	DroppedPAWS                    uint64 // RFC 7323 §5 PAWS
+	DroppedNoACK                   uint64 // ACK bit off (fifth check)
+	DroppedACKTooNew               uint64 // SEG.ACK > SND.NXT
+	OutOfOrder                     uint64 // segments held for reassembly
+	DuplicateData                  uint64 // octets already received
+	WindowProbes                   uint64
+	KeepAliveProbes                uint64
+	Urgent                         uint64 // segments with URG, data taken inline
+}
+
+// Errors that end a connection. Each also matches its errno with
+// errors.Is, as the kernel's do (syscall.ECONNRESET and so on).
+var (
+	ErrReset    error = &errnoError{"connection reset by peer", syscall.ECONNRESET}
+	ErrRefused  error = &errnoError{"connection refused", syscall.ECONNREFUSED}
+	ErrTimedOut error = &errnoError{"connection timed out", syscall.ETIMEDOUT}
+	ErrAborted  error = &errnoError{"connection aborted", syscall.ECONNABORTED}
+)
+
+type errnoError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *errnoError) Error() string        { return e.msg }
+func (e *errnoError) Is(target error) bool { return target == e.errno }
+
+// tsHz is the timestamp clock: one tick per millisecond (RFC 7323 §5.4).
+const tsHz = 1000
+
+// optionSpace is what our own options take from every data segment: the
+// 12 octets of an aligned timestamp option when in use.
+func (t *TCB) optionSpace() int {
+	if t.tsOn {
+		return 12
+	}
+	return 0
+}
+
+func newTCB(cfg *Config, local, remote netip.AddrPort, iss Seq, now time.Time) *TCB {
+	t := &TCB{
+		cfg: cfg, Local: local, Remote: remote, ISS: iss,
+		sndBuf:   newRing(cfg.SendBuffer),
+		rcvBuf:   newRing(cfg.RecvBuffer),
+		rtt:      NewRTTEstimator(cfg.InitialRTO, cfg.MinRTO, cfg.MaxRTO),
+		noDelay:  cfg.NoDelay,
+		tsEpoch:  now,
+		tsOffset: uint32(iss) * 2654435761, // a per-connection offset (RFC 7323 §5.4)
+	}
+	t.SND.UNA, t.SND.NXT = iss, iss.Add(1)
+	t.retxNext, t.recover = t.SND.NXT, iss
+	t.lastRecvAt, t.progressAt = now, now
+	t.chalTokens, t.chalRefillAt = cfg.ChallengeACKLimit, now
+	return t
+}
+
+// rcvShift picks our window scale: the smallest shift that lets the
+// 16-bit field cover the receive buffer (RFC 7323 §2.2), at most 14.
+func rcvShift(buf int) uint8 {
+	var s uint8
+	for s < 14 && buf>>s > 65535 {
+		s++
+	}
+	return s
+}
+
+// openActive is OPEN in CLOSED, active (RFC 9293 §3.10.1): queue a SYN and
+// enter SYN-SENT.
+func (t *TCB) openActive(now time.Time) {
+	t.State = SynSent
+	t.synPending = true
+	t.wsOffered = !t.cfg.DisableWindowScale
+}
+
+// openPassive makes the TCB of a SYN that arrived at a listener (RFC 9293
+// §3.10.7.2, third check) and queues the SYN-ACK.
+func (t *TCB) openPassive(seg *Segment, now time.Time) {
+	t.passive = true
+	t.State = SynReceived
+	t.IRS = seg.SEQ
+	t.RCV.NXT = seg.SEQ.Add(1)
+	t.takeSynOptions(seg, true)
+	t.SND.WND = uint32(seg.WND) // RFC 7323 §2.2: the SYN's window is never scaled
+	t.SND.WL1, t.SND.WL2 = seg.SEQ, t.ISS
+	t.synPending = true
+	t.lastRecvAt = now
+	// Deviation: RFC 9293 §3.10.7.2 queues text that comes with a SYN; we
+	// drop it unacknowledged and the peer resends it after the handshake,
+	// as Linux does without TCP Fast Open.
+}
+
+// takeSynOptions records what the peer's SYN or SYN-ACK offered and
+// decides what is in use. On a passive open we offer exactly what was
+// offered (RFC 7323 §2.2 and §3.2, RFC 2018 §2).
+func (t *TCB) takeSynOptions(seg *Segment, passive bool) {
+	o := &seg.Options
+	// RFC 9293 §3.7.1 (MUST-15): without an MSS option, assume 536.
+	t.peerMSS = 536
+	if o.HasMSS && o.MSS > 0 {
+		t.peerMSS = int(o.MSS)
+	}
+	// RFC 7323 §2.2: window scaling only if both sides sent the option;
+	// a shift above 14 is taken as 14 (§2.3).
+	if o.HasWScale && !t.cfg.DisableWindowScale {
+		t.SND.Shift = min(o.WScale, 14)
+		t.RCV.Shift = rcvShift(t.cfg.RecvBuffer)
+		t.wsOffered = true
+	} else {
+		t.SND.Shift, t.RCV.Shift = 0, 0
+		if passive {
+			t.wsOffered = false
+		}
+	}
+	// RFC 7323 §3.2: timestamps only if both sides sent them.
+	t.tsOn = o.HasTimestamps && !t.cfg.DisableTimestamps
+	if t.tsOn {
+		t.tsRecent = o.TSVal
+	}
+	// RFC 2018 §2: SACK only if both sides sent SACK-permitted.
+	t.sackOn = o.SACKPermitted && !t.cfg.DisableSACK
+	t.sackPermittedPeer = o.SACKPermitted
+	t.sndMSS = max(min(t.peerMSS, t.cfg.MSS)-t.optionSpace(), 1)
+	t.cc = newNewReno(t.sndMSS)
+}
+
+func (t *TCB) tsNow(now time.Time) uint32 {
+	return t.tsOffset + uint32(now.Sub(t.tsEpoch)/(time.Second/tsHz))
+}
+
+// Write is SEND (RFC 9293 §3.10.2): it queues as much of p as the send
+// buffer takes and returns that count.
+func (t *TCB) Write(p []byte, now time.Time) int {
+	if t.finQueued || t.Err != nil {
+		return 0
+	}
+	switch t.State {
+	case SynSent, SynReceived, Established, CloseWait:
+	default:
+		return 0
+	}
+	if t.sndBuf.Len() == 0 {
+		t.progressAt = now
+	}
+	return t.sndBuf.Write(p)
+}
+
+// Read is RECEIVE (RFC 9293 §3.10.3): it takes in-order data. A window
+// that grew enough is announced (RFC 9293 §3.8.6.2.2).
+func (t *TCB) Read(p []byte) int {
+	n := t.rcvBuf.Read(p)
+	if n > 0 && t.State.synchronized() && t.windowGrewEnough() {
+		t.ackNow = true
+	}
+	return n
+}
+
+// windowGrewEnough reports whether the window we could advertise now
+// exceeds the one last advertised by min(half the buffer, one MSS)
+// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+func (t *TCB) windowGrewEnough() bool {
+	could := t.RCV.NXT.Add(uint32(t.rcvBuf.Free()))
+	return int(could.Sub(t.RCV.edge)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS)
+}
+
+// Readable is how many octets Read would return now.
+func (t *TCB) Readable() int { return t.rcvBuf.Len() }
+
+// Writable is how many octets Write would take now.
+func (t *TCB) Writable() int { return t.sndBuf.Free() }
+
+// PeerClosed reports that the peer's FIN arrived: after the buffered
+// data, reads see end of file.
+func (t *TCB) PeerClosed() bool {
+	switch t.State {
+	case CloseWait, Closing, LastAck, TimeWait:
+		return true
+	case Closed:
+		return t.Err == nil
+	}
+	return false
+}
+
+// CloseWrite is CLOSE for the sending direction (RFC 9293 §3.10.4): the
+// FIN follows the queued data; reads go on.
+func (t *TCB) CloseWrite(now time.Time) {
+	switch t.State {
+	case SynSent:
+		// RFC 9293 §3.10.4, SYN-SENT: delete the TCB.
+		t.enterClosed(nil)
+	case SynReceived, Established:
+		// RFC 9293 §3.10.4: queue the FIN, enter FIN-WAIT-1.
+		if !t.finQueued {
+			t.finQueued = true
+			t.State = FinWait1
+		}
+	case CloseWait:
+		// RFC 9293 §3.10.4, CLOSE-WAIT: queue the FIN, enter LAST-ACK.
+		if !t.finQueued {
+			t.finQueued = true
+			t.State = LastAck
+		}
+	}
+}
+
+// Close is CLOSE (RFC 9293 §3.10.4) from a user that will neither read nor
+// write again. Unread data, or data arriving later, is answered with a
+// reset.
+func (t *TCB) Close(now time.Time) {
+	t.rcvClosed = true
+	if t.lingerAbort || (t.rcvBuf.Len() > 0 && t.State.synchronized()) {
+		// Deviation: RFC 9293 §3.10.4 closes gracefully; like Linux
+		// (tcp_close) and RFC 2525 §2.17 we reset a connection closed
+		// with unread data, so the peer learns it was lost. SO_LINGER 0
+		// asks for the same.
+		t.Abort(now)
+		return
+	}
+	t.CloseWrite(now)
+	if t.State == FinWait2 {
+		t.finWait2At = now.Add(t.cfg.FinWait2)
+	}
+}
+
+// Abort is ABORT (RFC 9293 §3.10.5): in a synchronized state send
+// <SEQ=SND.NXT><CTL=RST>, then CLOSED.
+func (t *TCB) Abort(now time.Time) {
+	switch t.State {
+	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
+		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
+	}
+	t.enterClosed(ErrAborted)
+}
+
+func (t *TCB) enterClosed(err error) {
+	if t.Err == nil {
+		t.Err = err
+	}
+	t.State = Closed
+	t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	t.synPending, t.ackNow = false, false
+}
+
+func (t *TCB) enterTimeWait(now time.Time) {
+	t.State = TimeWait
+	t.rtoAt, t.persistAt, t.keepaliveAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	// RFC 9293 §3.10.7.4: start the time-wait timer (2 MSL; TimeWait here).
+	t.timeWaitAt = now.Add(t.cfg.TimeWait)
+}
+
+// Deadline is when the TCB next needs OnTimer: the earliest of its timers,
+// zero if none is armed.
+func (t *TCB) Deadline() time.Time {
+	var d time.Time
+	var user time.Time
+	if t.cfg.UserTimeout > 0 && t.flight() > 0 && t.State != Closed {
+		user = t.progressAt.Add(t.cfg.UserTimeout)
+	}
+	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user} {
+		if !x.IsZero() && (d.IsZero() || x.Before(d)) {
+			d = x
+		}
+	}
+	return d
+}
+
+// Info is a snapshot of the connection, like Linux's TCP_INFO.
+type Info struct {
+	State              State
+	SRTT, RTTVAR, RTO  time.Duration
+	Cwnd, Ssthresh     int // octets
+	SndWnd, RcvWnd     uint32
+	SndMSS, PeerMSS    int
+	SndShift, RcvShift uint8
+	Timestamps, SACK   bool
+	Unacked, Buffered  int // octets in flight; octets queued to send
+	Readable           int
+	Retransmissions    uint64
+	Counters           TCBCounters
+}
+
+// Info snapshots the connection.
+func (t *TCB) Info() Info {
+	i := Info{
+		State: t.State, SRTT: t.rtt.SRTT, RTTVAR: t.rtt.RTTVAR, RTO: t.rtt.RTO,
+		SndWnd: t.SND.WND, RcvWnd: uint32(t.RCV.edge.Sub(t.RCV.NXT)),
+		SndMSS: t.sndMSS, PeerMSS: t.peerMSS, SndShift: t.SND.Shift, RcvShift: t.RCV.Shift,
+		Timestamps: t.tsOn, SACK: t.sackOn,
+		Unacked: int(t.SND.NXT.Sub(t.SND.UNA)), Buffered: t.sndBuf.Len(), Readable: t.rcvBuf.Len(),
+		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters,
+	}
+	if t.cc != nil {
+		i.Cwnd, i.Ssthresh = t.cc.Cwnd(), t.cc.Ssthresh()
+	}
+	return i
+}

@@ -1,0 +1,487 @@
+package handmade
+
+import "time"
+
+// Input is SEGMENT ARRIVES (RFC 9293 §3.10.7.3 and §3.10.7.4) for a
+// segment of this connection. What to answer is left for Output.
+func (t *TCB) Input(seg *Segment, now time.Time) {
+	t.Counters.SegmentsReceived++
+	t.Counters.BytesReceived += uint64(len(seg.Payload))
+	if seg.Flags.Has(RST) {
+		t.Counters.ResetsReceived++
+	}
+	switch t.State {
+	case Closed, Listen:
+		return
+	case SynSent:
+		t.inSynSent(seg, now)
+		return
+	}
+	t.inSynchronized(seg, now)
+}
+
+// inSynSent is RFC 9293 §3.10.7.3.
+func (t *TCB) inSynSent(seg *Segment, now time.Time) {
+	ackOK := false
+	if seg.Flags.Has(ACK) {
+		// First check: SEG.ACK =< ISS or SEG.ACK > SND.NXT is unacceptable:
+		// <SEQ=SEG.ACK><CTL=RST> unless the segment is a RST.
+		if seg.ACK.LessEq(t.ISS) || t.SND.NXT.LessThan(seg.ACK) {
+			t.Counters.DroppedUnacceptable++
+			t.resetFor(seg)
+			// Both Linux and gVisor then retransmit the SYN soon.
+			return
+		}
+		ackOK = t.SND.UNA.LessThan(seg.ACK) || seg.ACK == t.SND.NXT
+	}
+	if seg.Flags.Has(RST) {
+		// Second check: with an acceptable ACK the connection is refused;
+		// without an ACK, drop (RFC 5961 §3.2 blind-reset protection).
+		if ackOK {
+			t.enterClosed(ErrRefused)
+		}
+		return
+	}
+	if !seg.Flags.Has(SYN) {
+		// Fifth check: neither SYN nor RST: drop.
+		return
+	}
+	// Fourth check: SYN.
+	t.IRS = seg.SEQ
+	t.RCV.NXT = seg.SEQ.Add(1)
+	t.lastRecvAt = now
+	t.takeSynOptions(seg, false)
+	if ackOK {
+		t.SND.UNA = seg.ACK
+		t.retxNext = t.SND.NXT
+	}
+	if t.ISS.LessThan(t.SND.UNA) {
+		// Our SYN is acknowledged: ESTABLISHED and
+		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+		if t.rttTimingSYN() {
+			t.rtt.Sample(now.Sub(t.rttSentAt))
+		}
+		t.rtoAt, t.retries = time.Time{}, 0
+		t.SND.WND = uint32(seg.WND) // RFC 7323 §2.2: not scaled on a SYN
+		t.SND.maxWND = t.SND.WND
+		t.SND.WL1, t.SND.WL2 = seg.SEQ, seg.ACK
+		t.State = Established
+		t.established = true
+		t.ackNow = true
+		t.progressAt = now
+		t.armKeepalive(now)
+		return
+	}
+	// Simultaneous open (RFC 9293 §3.5, Figure 8): SYN-RECEIVED and
+	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+	t.State = SynReceived
+	t.SND.WND = uint32(seg.WND)
+	t.synPending = true
+	t.rtoAt = time.Time{}
+}
+
+// rttTimingSYN reports whether the SYN was sent once only, so its round
+// trip is a valid sample (Karn's rule, RFC 6298 §3).
+func (t *TCB) rttTimingSYN() bool { return t.retries == 0 && !t.rttSentAt.IsZero() }
+
+// resetFor queues <SEQ=SEG.ACK><CTL=RST> for seg, never for a RST (RFC
+// 9293 §3.10.7.1 and §3.5.2).
+func (t *TCB) resetFor(seg *Segment) {
+	if seg.Flags.Has(RST) {
+		return
+	}
+	t.rst = &Segment{SEQ: seg.ACK, Flags: RST}
+}
+
+// acceptable is the first check of RFC 9293 §3.10.7.4: the four cases of
+// segment length and receive window, against the window we advertised.
+func (t *TCB) acceptable(seg *Segment) bool {
+	n := seg.LEN()
+	wnd := uint32(0)
+	if t.RCV.NXT.LessThan(t.RCV.edge) {
+		wnd = t.RCV.edge.Sub(t.RCV.NXT)
+	}
+	switch {
+	case n == 0 && wnd == 0:
+		return seg.SEQ == t.RCV.NXT
+	case n == 0:
+		return seg.SEQ.InWindow(t.RCV.NXT, wnd)
+	case wnd == 0:
+		return false
+	default:
+		return seg.SEQ.InWindow(t.RCV.NXT, wnd) || seg.SEQ.Add(n-1).InWindow(t.RCV.NXT, wnd)
+	}
+}
+
+// challengeACK queues a challenge ACK unless this connection has sent its
+// quota this second (RFC 5961 §7).
+func (t *TCB) challengeACK(now time.Time) {
+	if now.Sub(t.chalRefillAt) >= time.Second {
+		t.chalTokens, t.chalRefillAt = t.cfg.ChallengeACKLimit, now
+	}
+	if t.chalTokens <= 0 {
+		t.Counters.ChallengeACKsSuppressed++
+		return
+	}
+	t.chalTokens--
+	t.Counters.ChallengeACKs++
+	t.ackNow = true
+}
+
+// tsOlder reports a < b in timestamp space (RFC 7323 §5.3: modulo 2^32).
+func tsOlder(a, b uint32) bool { return int32(a-b) < 0 }
+
+// inSynchronized is RFC 9293 §3.10.7.4 for SYN-RECEIVED and later, in the
+// RFC's order of checks.
+func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
+	if t.State == SynReceived && seg.Flags&(SYN|ACK|RST) == SYN && seg.SEQ == t.IRS {
+		// Deviation: RFC 9293 §3.10.7.4's first check answers a
+		// retransmitted SYN with an ACK; like Linux (tcp_check_req) we
+		// resend the SYN-ACK, which is what a peer whose SYN-ACK was lost
+		// needs.
+		t.synPending = true
+		t.Counters.Retransmissions++
+		return
+	}
+	// RFC 7323 §5.3 R1 (PAWS), before the sequence check: a segment whose
+	// TSval is older than TS.Recent is a duplicate; drop it and ACK.
+	if t.tsOn && seg.Options.HasTimestamps && !seg.Flags.Has(RST) && tsOlder(seg.Options.TSVal, t.tsRecent) {
+		t.Counters.DroppedPAWS++
+		t.ackNow = true
+		return
+	}
+	// First check: sequence number.
+	if !t.acceptable(seg) {
+		t.Counters.DroppedUnacceptable++
+		if seg.Flags.Has(RST) {
+			return
+		}
+		if t.State == TimeWait && seg.Flags.Has(FIN) {
+			// RFC 9293 §3.10.7.4 eighth check (TIME-WAIT): a retransmitted
+			// FIN is acknowledged and restarts the 2 MSL timeout.
+			t.timeWaitAt = now.Add(t.cfg.TimeWait)
+		}
+		// "If an incoming segment is not acceptable, an acknowledgment
+		// should be sent in reply".
+		t.ackNow = true
+		return
+	}
+	t.lastRecvAt = now
+	t.armKeepalive(now)
+	// Second check: RST.
+	if seg.Flags.Has(RST) {
+		if seg.SEQ != t.RCV.NXT {
+			// RFC 5961 §3.2: an in-window RST that is not exact earns a
+			// challenge ACK.
+			t.challengeACK(now)
+			return
+		}
+		switch t.State {
+		case SynReceived:
+			if t.passive {
+				// Passive OPEN: back to LISTEN, which for a listener's
+				// child means the half-open connection is gone.
+				t.enterClosed(ErrReset)
+				return
+			}
+			t.enterClosed(ErrRefused)
+		case Closing, LastAck, TimeWait:
+			t.enterClosed(nil)
+		default:
+			t.enterClosed(ErrReset)
+		}
+		return
+	}
+	// Third check (security and precedence) does not apply: no IPv4
+	// security option is sent or honoured.
+	// Fourth check: SYN in a synchronized state.
+	if seg.Flags.Has(SYN) {
+		// RFC 5961 §4.2 (RFC 9293 §3.10.7.4 fourth check): challenge ACK.
+		t.challengeACK(now)
+		return
+	}
+	// Fifth check: ACK.
+	if !seg.Flags.Has(ACK) {
+		// RFC 9293 §3.10.7.4 fifth check: if the ACK bit is off, drop.
+		t.Counters.DroppedNoACK++
+		return
+	}
+	if t.tsOn && seg.Options.HasTimestamps && seg.SEQ.LessEq(t.lastACKSent) {
+		// RFC 7323 §4.3 (2): remember the newest timestamp of a segment
+		// that covers Last.ACK.sent.
+		if !tsOlder(seg.Options.TSVal, t.tsRecent) {
+			t.tsRecent = seg.Options.TSVal
+		}
+	}
+	if t.State == SynReceived {
+		if !(t.SND.UNA.LessThan(seg.ACK) && seg.ACK.LessEq(t.SND.NXT)) {
+			// SYN-RECEIVED: an unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST>.
+			t.Counters.DroppedUnacceptable++
+			t.resetFor(seg)
+			return
+		}
+		if t.retries == 0 && !t.rttSentAt.IsZero() {
+			t.rtt.Sample(now.Sub(t.rttSentAt))
+		}
+		t.State = Established
+		t.established = true
+		t.SND.UNA = seg.ACK
+		t.retxNext = t.SND.NXT
+		t.rtoAt, t.retries = time.Time{}, 0
+		t.SND.WND = uint32(seg.WND) << t.SND.Shift
+		t.SND.maxWND = t.SND.WND
+		t.SND.WL1, t.SND.WL2 = seg.SEQ, seg.ACK
+		t.progressAt = now
+		t.armKeepalive(now)
+		if t.finQueued { // closed before the handshake completed
+			t.State = FinWait1
+		}
+	}
+	if !t.processACK(seg, now) {
+		return
+	}
+	// Sixth check: URG. The urgent pointer is recorded and the data taken
+	// inline (RFC 9293 §3.8.5, MUST-30 and MUST-31: urgent data must not
+	// stall the stream; RFC 6093 advises inline delivery).
+	if seg.Flags.Has(URG) {
+		t.Counters.Urgent++
+		if up := seg.SEQ.Add(uint32(seg.UP)); t.RCV.UP.LessThan(up) {
+			t.RCV.UP = up
+		}
+	}
+	// Seventh and eighth checks.
+	t.processText(seg, now)
+}
+
+// processACK is the fifth check of RFC 9293 §3.10.7.4 for ESTABLISHED and
+// later states; it reports whether processing goes on.
+func (t *TCB) processACK(seg *Segment, now time.Time) bool {
+	if t.SND.NXT.LessThan(seg.ACK) {
+		// "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then
+		// send an ACK, drop the segment, and return."
+		t.Counters.DroppedACKTooNew++
+		t.ackNow = true
+		return false
+	}
+	wndBefore := t.SND.WND
+	if t.SND.UNA.LessThan(seg.ACK) {
+		t.newlyAcked(seg, now)
+	} else if seg.ACK == t.SND.UNA && len(seg.Payload) == 0 && !seg.Flags.Has(FIN) &&
+		uint32(seg.WND)<<t.SND.Shift == wndBefore && t.flight() > 0 {
+		// RFC 5681 §2: a duplicate ACK.
+		t.dupAck()
+	}
+	// RFC 9293 §3.10.7.4 fifth check: update the send window if the
+	// segment is newer (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
+	if t.SND.WL1.LessThan(seg.SEQ) || (t.SND.WL1 == seg.SEQ && t.SND.WL2.LessEq(seg.ACK)) {
+		t.SND.WND = uint32(seg.WND) << t.SND.Shift
+		t.SND.WL1, t.SND.WL2 = seg.SEQ, seg.ACK
+		t.SND.maxWND = max(t.SND.maxWND, t.SND.WND)
+		if t.SND.WND > 0 {
+			t.persistAt, t.persistBackoff = time.Time{}, 0
+		}
+	}
+	finAcked := t.finSent && seg.ACK == t.SND.NXT
+	switch t.State {
+	case FinWait1:
+		if finAcked {
+			t.State = FinWait2
+			if t.rcvClosed {
+				// An orphaned connection does not wait forever for the
+				// peer's FIN (Linux tcp_fin_timeout).
+				t.finWait2At = now.Add(t.cfg.FinWait2)
+			}
+		}
+	case Closing:
+		if finAcked {
+			t.enterTimeWait(now)
+		}
+		return false
+	case LastAck:
+		if finAcked {
+			t.enterClosed(nil)
+		}
+		return false
+	case TimeWait:
+		// The only thing that can arrive is a retransmission of the
+		// remote FIN: acknowledge it and restart the 2 MSL timeout.
+		if seg.Flags.Has(FIN) {
+			t.ackNow = true
+			t.timeWaitAt = now.Add(t.cfg.TimeWait)
+		}
+		return false
+	}
+	return true
+}
+
+// newlyAcked handles SND.UNA < SEG.ACK =< SND.NXT: drop acknowledged data,
+// sample the RTT, run congestion control and the retransmission timer.
+func (t *TCB) newlyAcked(seg *Segment, now time.Time) {
+	acked := int(seg.ACK.Sub(t.SND.UNA))
+	data := acked
+	if t.finSent && seg.ACK == t.SND.NXT {
+		data-- // the FIN takes a sequence number, not a buffer octet
+	}
+	t.sndBuf.Discard(data)
+	t.SND.UNA = seg.ACK
+	if t.retxNext.LessThan(t.SND.UNA) {
+		t.retxNext = t.SND.UNA
+	}
+	t.progressAt = now
+	t.retries = 0
+	t.dupAcks = 0
+	if t.rttTiming && t.rttSeq.LessThan(seg.ACK) {
+		// RFC 6298 §2: a sample from a segment sent once (Karn's rule).
+		t.rttTiming = false
+		t.rtt.Sample(now.Sub(t.rttSentAt))
+	}
+	switch {
+	case t.inRecovery && t.recover.LessEq(seg.ACK):
+		// RFC 6582 §3.2 step 6 (full acknowledgement): leave recovery.
+		t.inRecovery = false
+		t.cc.OnRecoveryExit(t.sndMSS)
+	case t.inRecovery:
+		// RFC 6582 §3.2 step 5 (partial acknowledgement): resend the next
+		// unacknowledged segment.
+		t.cc.OnPartialAck(acked, t.sndMSS)
+		t.retxOne = true
+	default:
+		t.cc.OnAck(acked, t.sndMSS)
+	}
+	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
+	// acknowledged, otherwise restart it.
+	if t.SND.UNA == t.SND.NXT {
+		t.rtoAt = time.Time{}
+	} else {
+		t.rtoAt = now.Add(t.rtt.RTO)
+	}
+}
+
+// dupAck counts duplicate ACKs and enters fast retransmit on the third
+// (RFC 5681 §3.2, with the NewReno guard of RFC 6582 §3.2 step 2).
+func (t *TCB) dupAck() {
+	t.Counters.DupAcksReceived++
+	t.dupAcks++
+	switch {
+	case t.inRecovery:
+		t.cc.OnDupAck(t.sndMSS)
+	case t.dupAcks == 3 && t.recover.LessThan(t.SND.UNA):
+		t.Counters.FastRetransmits++
+		t.cc.OnFastRetransmit(t.flight(), t.sndMSS)
+		t.inRecovery, t.recover = true, t.SND.NXT
+		t.retxOne = true
+		t.rttTiming = false
+	}
+}
+
+// processText is the seventh and eighth checks of RFC 9293 §3.10.7.4.
+func (t *TCB) processText(seg *Segment, now time.Time) {
+	seq, text, fin := seg.SEQ, seg.Payload, seg.Flags.Has(FIN)
+	switch t.State {
+	case Established, FinWait1, FinWait2:
+	default:
+		// CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: a FIN has arrived, so
+		// text cannot occur; ignore it.
+		return
+	}
+	if t.rcvClosed && len(text) > 0 && t.RCV.NXT.LessThan(seq.Add(uint32(len(text)))) {
+		// Deviation: RFC 9293 leaves this open; like Linux (tcp_rcv_state_process,
+		// "data after close") we reset a connection whose user will never
+		// read the new data.
+		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
+		t.enterClosed(ErrAborted)
+		return
+	}
+	if seq.LessThan(t.RCV.NXT) {
+		// RFC 9293 §3.10.7.4: of a segment that straddles RCV.NXT only the
+		// new part is processed.
+		skip := t.RCV.NXT.Sub(seq)
+		if skip >= uint32(len(text)) {
+			if len(text) > 0 {
+				t.Counters.DuplicateData += uint64(len(text))
+				t.ackNow = true // RFC 5681 §4.2: a duplicate segment is ACKed at once
+			}
+			skip = uint32(len(text))
+		} else {
+			t.Counters.DuplicateData += uint64(skip)
+		}
+		text, seq = text[skip:], seq.Add(skip)
+	}
+	// Trim what lies beyond the window we advertised, and with it the FIN.
+	if room := t.RCV.edge.Sub(seq); !seq.LessThan(t.RCV.edge) {
+		text, fin = nil, false
+	} else if uint32(len(text)) > room {
+		text, fin = text[:room], false
+	}
+	if t.RCV.NXT.LessThan(seq) {
+		// Beyond RCV.NXT: hold it for reassembly and send a duplicate ACK
+		// at once, with SACK blocks (RFC 9293 §3.10.7.4 "should be held";
+		// RFC 5681 §4.2; RFC 2018 §4).
+		if len(text) > 0 || fin {
+			t.Counters.OutOfOrder++
+			t.ooo.hold(seq, text, fin)
+		}
+		t.ackNow = true
+		return
+	}
+	if len(text) > 0 {
+		hadGap := t.ooo.Len() > 0
+		t.deliver(text)
+		for !fin {
+			h, ok := t.ooo.next(t.RCV.NXT)
+			if !ok {
+				break
+			}
+			t.deliver(h.data)
+			fin = h.fin
+		}
+		if hadGap {
+			// RFC 5681 §4.2: a segment that fills a gap is ACKed at once.
+			t.ackNow = true
+		}
+		t.scheduleACK(len(text), now)
+	}
+	// Eighth check: FIN, once every octet before it has arrived.
+	if fin {
+		t.RCV.NXT = t.RCV.NXT.Add(1)
+		t.ackNow = true
+		switch t.State {
+		case Established:
+			t.State = CloseWait
+		case FinWait1:
+			if t.finSent && seg.ACK == t.SND.NXT {
+				t.enterTimeWait(now)
+			} else {
+				t.State = Closing
+			}
+		case FinWait2:
+			t.enterTimeWait(now)
+		}
+	}
+}
+
+func (t *TCB) deliver(text []byte) {
+	n := t.rcvBuf.Write(text)
+	t.RCV.NXT = t.RCV.NXT.Add(uint32(n))
+}
+
+// scheduleACK acknowledges in-order data at once or after the delayed-ACK
+// timeout: at least every second full-sized segment is ACKed at once (RFC
+// 9293 §3.8.6.3, SHLD-19), and no ACK waits longer than the timeout
+// (MUST-40: under 0.5 s).
+func (t *TCB) scheduleACK(n int, now time.Time) {
+	if t.cfg.DisableDelayedACK {
+		t.ackNow = true
+		return
+	}
+	if n >= t.sndMSS || n >= t.cfg.MSS-t.optionSpace() {
+		t.unackedSegs++
+	}
+	if t.unackedSegs >= 2 {
+		t.ackNow = true
+		return
+	}
+	if t.delackAt.IsZero() {
+		t.delackAt = now.Add(t.cfg.DelayedACKTimeout)
+	}
+}

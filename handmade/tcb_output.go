@@ -1,0 +1,286 @@
+package handmade
+
+import "time"
+
+// Output fills seg with the next segment to send and reports whether there
+// is one. Its payload is copied into buf, which must hold at least one
+// MSS. The driver calls Output until it reports false.
+func (t *TCB) Output(now time.Time, seg *Segment, buf []byte) bool {
+	*seg = Segment{Src: t.Local, Dst: t.Remote}
+	if r := t.rst; r != nil {
+		t.rst = nil
+		seg.SEQ, seg.ACK, seg.Flags = r.SEQ, r.ACK, r.Flags
+		t.Counters.ResetsSent++
+		t.count(seg)
+		return true
+	}
+	switch t.State {
+	case Closed, Listen:
+		return false
+	case SynSent, SynReceived:
+		if !t.synPending {
+			return t.pureACK(now, seg)
+		}
+		t.synPending = false
+		if t.retries == 0 {
+			t.rttSentAt = now
+		}
+		t.fillSYN(now, seg)
+		if t.rtoAt.IsZero() {
+			t.rtoAt = now.Add(t.rtt.RTO)
+		}
+		t.count(seg)
+		return true
+	}
+	if t.sendData(now, seg, buf) {
+		return true
+	}
+	return t.pureACK(now, seg)
+}
+
+// fillSYN makes our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with the
+// options we offer (RFC 9293 §3.10.1 and §3.10.7.2): MSS always (MUST-14),
+// window scale, timestamps and SACK-permitted as configured and, on a
+// SYN-ACK, only if the peer offered them.
+func (t *TCB) fillSYN(now time.Time, seg *Segment) {
+	seg.SEQ, seg.Flags = t.ISS, SYN
+	// RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled.
+	seg.WND = uint16(min(t.rcvBuf.Free(), 65535))
+	o := &seg.Options
+	o.MSS, o.HasMSS = uint16(min(t.cfg.MSS, 65535)), true
+	active := t.State == SynSent
+	if (active && !t.cfg.DisableWindowScale) || (!active && t.wsOffered) {
+		o.WScale, o.HasWScale = rcvShift(t.cfg.RecvBuffer), true
+		if active {
+			t.RCV.Shift = o.WScale
+		}
+	}
+	if (active && !t.cfg.DisableTimestamps) || (!active && t.tsOn) {
+		o.HasTimestamps, o.TSVal = true, t.tsNow(now)
+		if !active {
+			o.TSEcr = t.tsRecent
+		}
+	}
+	o.SACKPermitted = (active && !t.cfg.DisableSACK) || (!active && t.sackOn)
+	if !active {
+		seg.Flags |= ACK
+		seg.ACK = t.RCV.NXT
+		t.lastACKSent = t.RCV.NXT
+	}
+	t.RCV.edge = t.RCV.NXT.Add(uint32(seg.WND))
+}
+
+// fillACK sets the acknowledgement fields every synchronized segment
+// carries: ACK=RCV.NXT, the window (RFC 9293 §3.8.6.2.2 for when it may
+// grow; never shrunk), timestamps (RFC 7323 §3.2) and SACK blocks (RFC 2018
+// §4), and clears the pending-ACK state.
+func (t *TCB) fillACK(now time.Time, seg *Segment) {
+	seg.Flags |= ACK
+	seg.ACK = t.RCV.NXT
+	seg.WND = t.advertise()
+	if t.tsOn {
+		seg.Options.HasTimestamps, seg.Options.TSVal, seg.Options.TSEcr = true, t.tsNow(now), t.tsRecent
+	}
+	if t.sackOn && t.ooo.Len() > 0 {
+		t.fillSACK(&seg.Options)
+	}
+	t.lastACKSent = t.RCV.NXT
+	t.ackNow, t.unackedSegs, t.delackAt = false, 0, time.Time{}
+}
+
+// advertise computes the window field: what the receive buffer can take,
+// moved right only in steps of at least min(half the buffer, one MSS)
+// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2), never left (RFC 9293
+// §3.8.6, MUST-? "SHOULD NOT shrink"), scaled by Rcv.Wind.Shift.
+func (t *TCB) advertise() uint16 {
+	could := t.RCV.NXT.Add(uint32(t.rcvBuf.Free()))
+	if t.RCV.edge.LessThan(t.RCV.NXT) {
+		t.RCV.edge = t.RCV.NXT
+	}
+	if int(could.Sub(t.RCV.edge)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS) || t.RCV.edge == t.RCV.NXT && could != t.RCV.NXT {
+		t.RCV.edge = could
+	}
+	w := t.RCV.edge.Sub(t.RCV.NXT) >> t.RCV.Shift
+	if w > 65535 {
+		w = 65535
+	}
+	// Rounding down by the shift must not move the edge left of what we
+	// accept: data is accepted up to RCV.edge, which stays.
+	return uint16(w)
+}
+
+// fillSACK reports up to three held blocks (four without timestamps), the
+// most recently received first (RFC 2018 §4).
+func (t *TCB) fillSACK(o *Options) {
+	limit := 4
+	if t.tsOn {
+		limit = 3
+	}
+	blocks := t.ooo.blocks(limit)
+	o.NumSACK = copy(o.SACK[:], blocks)
+}
+
+func (t *TCB) pureACK(now time.Time, seg *Segment) bool {
+	if !t.ackNow && (t.delackAt.IsZero() || now.Before(t.delackAt)) {
+		return false
+	}
+	if t.State == SynSent || !t.State.synchronized() && t.State != SynReceived {
+		t.ackNow = false
+		return false
+	}
+	seg.SEQ = t.SND.NXT
+	t.fillACK(now, seg)
+	t.count(seg)
+	return true
+}
+
+func (t *TCB) count(seg *Segment) {
+	t.Counters.SegmentsSent++
+	t.Counters.BytesSent += uint64(len(seg.Payload))
+}
+
+// flight is the octets sent and not yet acknowledged.
+func (t *TCB) flight() int { return int(t.SND.NXT.Sub(t.SND.UNA)) }
+
+// dataEnd is the sequence number after the last octet queued to send.
+func (t *TCB) dataEnd() Seq { return t.SND.UNA.Add(uint32(t.sndBuf.Len())) }
+
+// sendData sends one segment of data (retransmitted or new) or the FIN, as
+// the windows, Nagle and sender SWS avoidance allow.
+func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
+	switch t.State {
+	case Established, CloseWait, FinWait1, Closing, LastAck:
+	default:
+		return false
+	}
+	if t.SND.UNA == t.ISS { // our SYN is not acknowledged yet
+		return false
+	}
+	if t.probeNow {
+		t.probeNow = false
+		// RFC 9293 §3.8.6.1 and §3.8.4: a zero-window or keep-alive probe
+		// is SEG.SEQ = SND.UNA-1 (SND.NXT-1 with nothing in flight), no
+		// data: it is out of window and elicits an ACK with the window.
+		seg.SEQ = t.SND.NXT.Add(^uint32(0))
+		t.fillACK(now, seg)
+		t.count(seg)
+		return true
+	}
+	from, n, fin, retransmit, ok := t.pickRetransmit()
+	if !ok {
+		if from, n, fin, ok = t.pickNew(now); !ok {
+			return false
+		}
+	}
+	seg.SEQ = from
+	end := t.dataEnd()
+	if n > 0 {
+		t.sndBuf.Peek(int(from.Sub(t.SND.UNA)), buf[:n])
+		seg.Payload = buf[:n]
+		if from.Add(uint32(n)) == end {
+			seg.Flags = PSH // RFC 9293 §3.9.1: push the last queued octet
+		}
+	}
+	if fin {
+		seg.Flags |= FIN
+	}
+	t.fillACK(now, seg)
+	nxt := from.Add(uint32(n))
+	if fin {
+		nxt = nxt.Add(1)
+	}
+	if retransmit {
+		t.Counters.Retransmissions++
+		if t.retxNext.LessThan(nxt) && t.retxNext.LessThan(t.SND.NXT) {
+			t.retxNext = nxt
+		}
+		// Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
+		if t.rttTiming && from.LessEq(t.rttSeq) {
+			t.rttTiming = false
+		}
+	} else {
+		t.SND.NXT, t.retxNext = nxt, nxt
+		if fin {
+			t.finSent = true
+		}
+		if !t.rttTiming {
+			t.rttTiming, t.rttSeq, t.rttSentAt = true, from, now
+		}
+	}
+	t.persistAt = time.Time{}
+	if t.rtoAt.IsZero() {
+		// RFC 6298 §5.1: start the timer when data is sent and it is off.
+		t.rtoAt = now.Add(t.rtt.RTO)
+	}
+	t.count(seg)
+	return true
+}
+
+// pickRetransmit chooses a retransmission: the first unacknowledged
+// segment after three duplicate ACKs or a partial ACK (retxOne), or the
+// next segment of a go-back after a timeout, as the congestion window
+// allows (RFC 5681 §3.1: cwnd is one segment after a timeout).
+func (t *TCB) pickRetransmit() (from Seq, n int, fin, retransmit, ok bool) {
+	end := t.dataEnd()
+	switch {
+	case t.retxOne:
+		t.retxOne = false
+		from = t.SND.UNA
+	case t.retxNext.LessThan(t.SND.NXT):
+		from = t.retxNext
+		if int(from.Sub(t.SND.UNA)) >= t.cc.Cwnd() {
+			return from, 0, false, true, false
+		}
+	default:
+		return
+	}
+	if from.LessThan(end) {
+		n = min(t.sndMSS, int(end.Sub(from)), int(t.SND.NXT.Sub(from)))
+	}
+	fin = t.finSent && from.Add(uint32(n)) == end
+	if n == 0 && !fin {
+		t.retxNext = t.SND.NXT
+		return from, 0, false, false, false
+	}
+	return from, n, fin, true, true
+}
+
+// pickNew chooses new data from SND.NXT within the usable window
+// min(SND.WND, cwnd) (RFC 9293 §3.8.6, RFC 5681 §3.1), and the FIN once all
+// data is sent.
+func (t *TCB) pickNew(now time.Time) (from Seq, n int, fin, ok bool) {
+	from = t.SND.NXT
+	end := t.dataEnd()
+	avail := 0
+	if from.LessThan(end) {
+		avail = int(end.Sub(from))
+	}
+	usable := int(min(t.SND.WND, uint32(t.cc.Cwnd()))) - t.flight()
+	n = max(min(avail, t.sndMSS, usable), 0)
+	fin = t.finQueued && !t.finSent && from.Add(uint32(n)) == end
+	switch {
+	case n == 0 && !fin:
+		t.maybePersist(now, avail)
+		return from, 0, false, false
+	case n < avail && n < t.sndMSS && uint32(n) < t.SND.maxWND/2:
+		// Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a partial segment
+		// only when it is at least half the largest window seen.
+		t.maybePersist(now, avail)
+		return from, 0, false, false
+	case n == avail && n < t.sndMSS && !fin && !t.noDelay && t.flight() > 0:
+		// Nagle (RFC 9293 §3.7.4, RFC 896): with data in flight, a short
+		// segment waits for the ACK or for a full segment.
+		return from, 0, false, false
+	}
+	return from, n, fin, true
+}
+
+// maybePersist arms the persist timer when data waits for a window the peer
+// keeps shut and nothing is in flight to bring an ACK (RFC 9293 §3.8.6.1,
+// MUST-36).
+func (t *TCB) maybePersist(now time.Time, avail int) {
+	if avail == 0 || t.flight() > 0 || !t.persistAt.IsZero() || !t.rtoAt.IsZero() {
+		return
+	}
+	t.persistAt = now.Add(min(t.rtt.RTO<<t.persistBackoff, t.cfg.MaxRTO))
+}

@@ -1,0 +1,132 @@
+package handmade
+
+import (
+	"fmt"
+	"time"
+)
+
+// OnTimer runs every timer whose deadline has passed (RFC 9293 §3.10.8).
+// Each handler re-checks its own deadline, so a spurious call is harmless.
+func (t *TCB) OnTimer(now time.Time) {
+	due := func(d time.Time) bool { return !d.IsZero() && !now.Before(d) }
+	if due(t.timeWaitAt) {
+		// RFC 9293 §3.10.8, time-wait timeout: delete the TCB.
+		t.enterClosed(nil)
+		return
+	}
+	if due(t.finWait2At) && t.State == FinWait2 {
+		// Linux's tcp_fin_timeout for an orphaned FIN-WAIT-2: reset, close.
+		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
+		t.enterClosed(fmt.Errorf("%w: no FIN from the peer within %v in FIN-WAIT-2", ErrTimedOut, t.cfg.FinWait2))
+		return
+	}
+	if t.cfg.UserTimeout > 0 && t.flight() > 0 && now.Sub(t.progressAt) >= t.cfg.UserTimeout {
+		// RFC 9293 §3.8.3 (R2) and RFC 5482: the user timeout.
+		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
+		t.enterClosed(fmt.Errorf("%w: data unacknowledged for the user timeout %v in %s", ErrTimedOut, t.cfg.UserTimeout, t.State))
+		return
+	}
+	if due(t.rtoAt) {
+		t.onRTO(now)
+		if t.State == Closed {
+			return
+		}
+	}
+	if due(t.persistAt) {
+		// RFC 9293 §3.8.6.1 (MUST-36, MUST-37): probe the zero window,
+		// backing off exponentially, for as long as the peer answers.
+		t.persistAt = time.Time{}
+		if t.SND.WND == 0 && t.flight() == 0 && t.sndBuf.Len() > 0 {
+			t.probeNow = true
+			t.Counters.WindowProbes++
+			t.persistBackoff = min(t.persistBackoff+1, 16)
+			t.persistAt = now.Add(min(t.rtt.RTO<<t.persistBackoff, t.cfg.MaxRTO))
+		}
+	}
+	if due(t.delackAt) {
+		t.ackNow = true
+	}
+	if due(t.keepaliveAt) {
+		t.onKeepalive(now)
+	}
+}
+
+// onRTO is the retransmission timeout (RFC 6298 §5.4-5.6): back off, go
+// back to SND.UNA, shrink the congestion window to one segment, or give up
+// after the retry limit (RFC 9293 §3.8.3, R2).
+func (t *TCB) onRTO(now time.Time) {
+	t.rtoAt = time.Time{}
+	limit := t.cfg.MaxRetries
+	if t.State == SynSent || t.State == SynReceived {
+		limit = t.cfg.SynRetries
+	}
+	if t.retries >= limit {
+		what := "data"
+		switch t.State {
+		case SynSent:
+			what = "SYN"
+		case SynReceived:
+			what = "SYN-ACK"
+		}
+		err := fmt.Errorf("%w: %s retransmitted %d times without an answer in %s", ErrTimedOut, what, t.retries, t.State)
+		if t.State.synchronized() {
+			t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
+		}
+		t.enterClosed(err)
+		return
+	}
+	t.retries++
+	t.Counters.Timeouts++
+	t.rtt.Backoff() // RFC 6298 §5.5
+	t.rttTiming = false
+	switch t.State {
+	case SynSent, SynReceived:
+		t.synPending = true
+		t.Counters.Retransmissions++
+		t.rtoAt = now.Add(t.rtt.RTO)
+		return
+	}
+	if t.flight() == 0 {
+		return
+	}
+	t.cc.OnTimeout(t.flight(), t.sndMSS)
+	t.inRecovery, t.dupAcks = false, 0
+	t.recover = t.SND.NXT
+	t.retxNext = t.SND.UNA
+	t.rtoAt = now.Add(t.rtt.RTO) // RFC 6298 §5.6
+}
+
+// armKeepalive (re)starts the keep-alive idle timer after a segment from
+// the peer (RFC 9293 §3.8.4, MUST-26: only after an idle interval).
+func (t *TCB) armKeepalive(now time.Time) {
+	t.probes = 0
+	if !t.cfg.KeepAlive {
+		t.keepaliveAt = time.Time{}
+		return
+	}
+	t.keepaliveAt = now.Add(t.cfg.KeepAliveIdle)
+}
+
+// onKeepalive sends a probe, <SEQ=SND.NXT-1> without data (RFC 9293
+// §3.8.4, SHLD-12), every KeepAliveInterval, and ends the connection after
+// KeepAliveCount unanswered probes.
+func (t *TCB) onKeepalive(now time.Time) {
+	t.keepaliveAt = time.Time{}
+	if !t.cfg.KeepAlive || !(t.State == Established || t.State == CloseWait) {
+		return
+	}
+	if t.flight() > 0 || t.sndBuf.Len() > 0 {
+		// Data in flight has its own timer; idle means idle.
+		t.keepaliveAt = now.Add(t.cfg.KeepAliveInterval)
+		return
+	}
+	if t.probes >= t.cfg.KeepAliveCount {
+		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
+		t.enterClosed(fmt.Errorf("%w: %d keep-alive probes unanswered", ErrTimedOut, t.probes))
+		return
+	}
+	t.probes++
+	t.probeNow = true
+	t.Counters.KeepAliveProbes++
+	t.keepaliveAt = now.Add(t.cfg.KeepAliveInterval)
+}
