@@ -1,6 +1,7 @@
 package handmade
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ type Conn struct {
 	tcb       *TCB
 	l         *Listener
 	handedOut bool
+	traced    State // the state the trace last told
 
 	timer ClockTimer
 	armed time.Time
@@ -238,5 +240,27 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	defer c.s.mu.Unlock()
 	c.writeDeadline = t
 	c.signal()
+	return nil
+}
+
+// WaitClosed blocks until the connection has left the stack (CLOSED, or
+// TIME-WAIT entered: the close is complete for the application) or ctx
+// ends.
+func (c *Conn) WaitClosed(ctx context.Context) error {
+	s := c.s
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		c.signal()
+		s.mu.Unlock()
+	})
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c.tcb.State != Closed && c.tcb.State != TimeWait && !s.closed {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.waitLocked(time.Time{})
+	}
 	return nil
 }

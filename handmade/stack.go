@@ -57,6 +57,9 @@ type StackCounters struct {
 	ResetsNoConn     uint64 // RSTs answering segments for no connection (§3.10.7.1)
 	ListenOverflows  uint64 // SYNs dropped: SYN queue or accept backlog full
 	ListenDropped    uint64 // non-SYN segments a listener dropped
+	// SYNCookiesSent and SYNCookiesAccepted count stateless handshakes
+	// (RFC 4987 §3.6) while a SYN queue was full.
+	SYNCookiesSent, SYNCookiesAccepted uint64
 }
 
 const txQueueLen = 4096
@@ -247,15 +250,35 @@ func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
 		// First check: an incoming RST is ignored.
 		s.counters.ListenDropped++
 	case seg.Flags.Has(ACK):
+		if !seg.Flags.Has(SYN) && len(l.acceptq) < cap(l.acceptq) {
+			if mss, ok := s.isn.checkCookie(seg, now); ok {
+				// RFC 4987 §3.6: a valid cookie came back. The connection
+				// starts established and the segment's data is taken.
+				s.counters.SYNCookiesAccepted++
+				t := openFromCookie(&s.cfg, seg, mss, now)
+				c := s.newConn(t, l)
+				l.halfOpen++
+				s.trace(c, false, seg, false)
+				t.Input(seg, now)
+				s.service(c, now)
+				return
+			}
+		}
 		// Second check: any acknowledgement is bad in LISTEN:
 		// <SEQ=SEG.ACK><CTL=RST>.
 		s.counters.ResetsNoConn++
 		s.sendStateless(&Segment{Src: seg.Dst, Dst: seg.Src, SEQ: seg.ACK, Flags: RST})
 	case seg.Flags.Has(SYN):
-		// Third check: SYN. A full SYN queue or accept backlog drops it, as
-		// Linux does without SYN cookies; the peer retransmits.
-		if l.halfOpen >= s.cfg.SYNQueue || len(l.acceptq) >= cap(l.acceptq) {
+		// Third check: SYN. A full accept backlog drops it, as Linux does;
+		// a full SYN queue answers with a SYN cookie (RFC 4987 §3.6), so a
+		// flood of half-open connections cannot lock legitimate clients
+		// out, and the memory it costs stays bounded.
+		if len(l.acceptq) >= cap(l.acceptq) {
 			s.counters.ListenOverflows++
+			return
+		}
+		if l.halfOpen >= s.cfg.SYNQueue {
+			s.sendCookieSYNACK(seg, now)
 			return
 		}
 		t := newTCB(&s.cfg, seg.Dst, seg.Src, s.isn.ISN(seg.Dst, seg.Src, now), now)
@@ -281,6 +304,7 @@ func (s *Stack) newConn(t *TCB, l *Listener) *Conn {
 // and forget a closed connection.
 func (s *Stack) service(c *Conn, now time.Time) {
 	t := c.tcb
+	s.narrateState(c)
 	for {
 		if len(s.txq) == cap(s.txq) {
 			s.pending[c] = struct{}{}
@@ -336,12 +360,42 @@ func (s *Stack) service(c *Conn, now time.Time) {
 	c.signal()
 }
 
+// narrateState tells the trace about a change of state, in the article's
+// words where it has them.
+func (s *Stack) narrateState(c *Conn) {
+	t := c.tcb
+	if t.State == c.traced {
+		return
+	}
+	from := c.traced
+	c.traced = t.State
+	if s.cfg.Trace == nil || from == Closed && t.State == SynSent {
+		return
+	}
+	why := ""
+	switch {
+	case t.State == Established:
+		why = ": THREE-WAY HANDSHAKE COMPLETE"
+	case t.State == Closed && t.Err != nil:
+		why = ": " + t.Err.Error()
+	case t.State == TimeWait:
+		why = fmt.Sprintf(": lingering %v to answer a retransmitted FIN", s.cfg.TimeWait)
+	}
+	if from == Closed && t.State == SynReceived {
+		from = Listen
+	}
+	s.cfg.Trace.Notef("%s -> %s%s", from, t.State, why)
+}
+
 func (s *Stack) trace(c *Conn, out bool, seg *Segment, retransmit bool) {
 	if s.cfg.Trace == nil {
 		return
 	}
 	t := c.tcb
-	important := t.State != Established || seg.Flags&(SYN|FIN|RST) != 0
+	// The handshake, the teardown and every control segment are narrated;
+	// data and its ACKs in between are counted.
+	important := seg.Flags&(SYN|FIN|RST) != 0 || t.State == SynSent || t.State == SynReceived ||
+		len(seg.Payload) == 0 && (t.State == Closing || t.State == LastAck || t.State == TimeWait)
 	s.cfg.Trace.segment(out, seg, t.ISS, t.IRS, important, retransmit, "")
 }
 

@@ -3,6 +3,7 @@ package handmade
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -89,8 +90,8 @@ func (t *Trace) segment(out bool, s *Segment, iss, irs Seq, important, retransmi
 	if len(s.Payload) > 0 {
 		line += fmt.Sprintf(" len=%d", len(s.Payload))
 	}
-	if s.Options.HasMSS {
-		line += fmt.Sprintf(" <mss %d>", s.Options.MSS)
+	if o := optionsString(&s.Options); o != "" {
+		line += " <" + o + ">"
 	}
 	if note != "" {
 		line += "  " + note
@@ -112,4 +113,26 @@ func (t *Trace) summary() {
 	if !t.Verbose && (t.quietSent > 1 || t.quietRecv > 1) {
 		t.linef("(%d data/ACK segments sent and %d received without narration)", max(t.quietSent-1, 0), max(t.quietRecv-1, 0))
 	}
+}
+
+// optionsString lists options the way tcpdump does: "mss 1460,sackOK,TS
+// val 1 ecr 0,wscale 7".
+func optionsString(o *Options) string {
+	var parts []string
+	if o.HasMSS {
+		parts = append(parts, fmt.Sprintf("mss %d", o.MSS))
+	}
+	if o.SACKPermitted {
+		parts = append(parts, "sackOK")
+	}
+	if o.HasTimestamps && (o.TSEcr == 0 || o.HasMSS) {
+		parts = append(parts, fmt.Sprintf("TS val %d ecr %d", o.TSVal, o.TSEcr))
+	}
+	if o.HasWScale {
+		parts = append(parts, fmt.Sprintf("wscale %d", o.WScale))
+	}
+	for _, b := range o.SACK[:o.NumSACK] {
+		parts = append(parts, fmt.Sprintf("sack %d:%d", b.Left, b.Right))
+	}
+	return strings.Join(parts, ",")
 }

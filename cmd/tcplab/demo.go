@@ -50,7 +50,8 @@ Examples:
    tcplab demo --json > demo.json                    # narration goes to stderr`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "size", Value: "1MiB", Usage: "payload size: bytes, or with KiB/MiB/GiB/KB/MB/GB"},
-			&cli.IntFlag{Name: "chunk", Value: 1400, Usage: "data octets per segment sent by the handmade client (the article's 1400)"},
+			&cli.StringFlag{Name: "profile", Value: "full", Usage: "hand-built stack: full (RFC 9293 TCP with windows, options, recovery) or seed (the article's stop-and-wait flow)"},
+			&cli.IntFlag{Name: "chunk", Value: 1400, Usage: "seed profile: data octets per segment sent by the handmade client (the article's 1400)"},
 			&cli.Float64Flag{Name: "loss", Usage: "fraction of packets the wire drops, each direction (0.05 = 5%)"},
 			&cli.Float64Flag{Name: "dup", Usage: "fraction of packets the wire duplicates"},
 			&cli.Float64Flag{Name: "reorder", Usage: "fraction of packets the wire holds back behind the next one"},
@@ -107,10 +108,14 @@ func demoAction(c *cli.Context) error {
 
 	rep := demoReport{
 		Seed: cfg.Seed, GVisorVersion: netstackref.Version(), NetstackOptions: cfg.Netstack.String(),
-		HandmadeProfile: "seed", Wire: describeWire(cfg.Impairment), PayloadBytes: len(cfg.Payload), OK: true,
+		HandmadeProfile: cfg.Profile, Wire: describeWire(cfg.Impairment), PayloadBytes: len(cfg.Payload), OK: true,
 	}
-	fmt.Fprintf(narration, "tcplab demo: the article's upload, hand-built TCP (seed profile) against gVisor netstack\n")
-	fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s in %d-octet chunks\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))), cfg.ChunkSize)
+	fmt.Fprintf(narration, "tcplab demo: the article's upload, hand-built TCP (%s profile) against gVisor netstack\n", cfg.Profile)
+	if cfg.Profile == "seed" {
+		fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s in %d-octet chunks, stop and wait\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))), cfg.ChunkSize)
+	} else {
+		fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))))
+	}
 	fmt.Fprintf(narration, "  gVisor %s · netstack options: %s\n", rep.GVisorVersion, rep.NetstackOptions)
 	for i, name := range runs {
 		if err := c.Context.Err(); err != nil {
@@ -145,7 +150,10 @@ func demoAction(c *cli.Context) error {
 }
 
 func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, error) {
-	cfg := demoConfig{Timeout: c.Duration("timeout"), Verbose: c.Bool("verbose"), ChunkSize: c.Int("chunk"), Netstack: netstackref.DefaultOptions()}
+	cfg := demoConfig{Timeout: c.Duration("timeout"), Verbose: c.Bool("verbose"), ChunkSize: c.Int("chunk"), Netstack: netstackref.DefaultOptions(), Profile: c.String("profile")}
+	if cfg.Profile != "full" && cfg.Profile != "seed" {
+		return cfg, nil, fmt.Errorf("--profile %q: want full or seed", cfg.Profile)
+	}
 	size, err := parseSize(c.String("size"))
 	if err != nil {
 		return cfg, nil, fmt.Errorf("--size: %w", err)
@@ -303,9 +311,9 @@ func printRun(w io.Writer, r runResult, seed int64) {
 	c2s, s2c := r.Wire.ClientToServer, r.Wire.ServerToClient
 	fmt.Fprintf(w, "   segments  client->server %d written, %d delivered · server->client %d written, %d delivered\n",
 		c2s.Written, c2s.Delivered, s2c.Written, s2c.Delivered)
-	hc, nc := r.Handmade.Counters, r.Netstack.Counters
-	fmt.Fprintf(w, "   retransmissions %d (handmade %d, netstack %d) · handmade srtt %.2fms rto %.1fms, peer mss %d\n",
-		r.Retransmissions, hc.Retransmissions, nc.Retransmits, r.Handmade.SRTTms, r.Handmade.RTOms, r.Handmade.PeerMSS)
+	hc, nc := r.Handmade, r.Netstack.Counters
+	fmt.Fprintf(w, "   retransmissions %d (handmade %d, netstack %d) · handmade srtt %.2fms rto %.1fms, peer mss %d, final state %s\n",
+		r.Retransmissions, hc.Retransmissions, nc.Retransmits, hc.SRTTms, hc.RTOms, hc.PeerMSS, hc.State)
 	for _, d := range []struct {
 		name string
 		s    wireStats
@@ -319,8 +327,8 @@ func printRun(w io.Writer, r runResult, seed int64) {
 				d.name, d.s.Delayed, d.s.MeanDelayMs, d.s.RateQueued)
 		}
 	}
-	fmt.Fprintf(w, "   handmade dropped: checksum %d, malformed %d, unacceptable %d, out of order %d, duplicate data %d\n",
-		hc.DroppedChecksum, hc.DroppedMalformed, hc.DroppedUnacceptable, hc.OutOfOrder, hc.DuplicateData)
+	fmt.Fprintf(w, "   handmade (%s profile) dropped: checksum %d, malformed %d, unacceptable %d; held out of order %d\n",
+		hc.Profile, hc.DroppedChecksum, hc.DroppedMalformed, hc.DroppedUnacceptable, hc.OutOfOrder)
 	fmt.Fprintf(w, "   netstack: checksum errors %d, invalid segments %d, malformed %d, resets sent %d received %d, timeouts %d, fast retransmits %d\n",
 		nc.ChecksumErrors, nc.InvalidSegments, nc.L4Malformed+nc.IPMalformed, nc.ResetsSent, nc.ResetsReceived, nc.Timeouts, nc.FastRetransmits)
 	for _, f := range r.Captures {

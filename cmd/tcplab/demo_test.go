@@ -105,7 +105,7 @@ func TestDemoSurvivesCorruption(t *testing.T) {
 		}
 		// Every corrupted packet was caught by a checksum on the side that
 		// received it: handmade's own check or gVisor's.
-		caught := r.Handmade.Counters.DroppedChecksum + r.Netstack.Counters.ChecksumErrors + r.Netstack.Counters.L4Malformed + r.Netstack.Counters.IPMalformed
+		caught := r.Handmade.DroppedChecksum + r.Netstack.Counters.ChecksumErrors + r.Netstack.Counters.L4Malformed + r.Netstack.Counters.IPMalformed
 		if corrupted := w.ClientToServer.Corrupted + w.ServerToClient.Corrupted; caught != corrupted {
 			t.Errorf("%s: %d packets corrupted, %d caught by checksums (handmade %+v, netstack %+v)", r.Name, corrupted, caught, r.Handmade.Counters, r.Netstack.Counters)
 		}

@@ -32,7 +32,9 @@ type demoConfig struct {
 	Progress     io.Writer // progress lines on long runs; nil: none
 	Verbose      bool
 	Netstack     netstackref.Options
+	Profile      string // "full" or "seed"
 	HandmadeSeed handmade.SeedConfig
+	HandmadeFull handmade.Config
 }
 
 // Run names, one per direction.
@@ -86,14 +88,7 @@ type runResult struct {
 		ClientToServer wireStats `json:"client_to_server"`
 		ServerToClient wireStats `json:"server_to_client"`
 	} `json:"wire"`
-	Handmade struct {
-		Role     string            `json:"role"`
-		State    string            `json:"final_state"`
-		SRTTms   float64           `json:"srtt_ms"`
-		RTOms    float64           `json:"rto_ms"`
-		PeerMSS  int               `json:"peer_mss"`
-		Counters handmade.Counters `json:"counters"`
-	} `json:"handmade"`
+	Handmade handmadeSummary `json:"handmade"`
 	Netstack struct {
 		Role     string               `json:"role"`
 		Counters netstackref.Counters `json:"counters"`
@@ -182,24 +177,20 @@ func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResu
 	}
 	closers = append(closers, closeFunc(ns.Close))
 
-	hcfg := cfg.HandmadeSeed
-	hcfg.ChunkSize = cfg.ChunkSize
-	hcfg.Trace = handmade.NewTrace(cfg.Narration, "handmade "+res.Handmade.Role, cfg.Verbose)
-
+	trace := handmade.NewTrace(cfg.Narration, "handmade "+res.Handmade.Role, cfg.Verbose)
 	stopProgress := progress(ctx, cfg.Progress, name, cEnd, int64(len(cfg.Payload)))
 	defer stopProgress()
 
 	start := time.Now()
 	var (
-		hrep           *handmade.Report
-		herr, nerr     error
-		received       int64
-		receivedSum    [32]byte
-		wg             sync.WaitGroup
-		serverStarted  = make(chan struct{})
-		abortOnce      sync.Once
-		serverDone     time.Time
-		abortOtherSide = func() { abortOnce.Do(cancel) }
+		hm          hmResult
+		nerr        error
+		received    int64
+		receivedSum [32]byte
+		serverDone  time.Time
+		wg          sync.WaitGroup
+		abortOnce   sync.Once
+		abort       = func() { abortOnce.Do(cancel) }
 	)
 	if handmadeClient {
 		ln, err := ns.Listen(cfg.Server.Port())
@@ -210,57 +201,55 @@ func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			close(serverStarted)
 			conn, err := ln.Accept()
 			if err != nil {
 				nerr = fmt.Errorf("netstack server accept: %w", err)
 				return
 			}
-			go func() { <-ctx.Done(); conn.Close() }() // unblock reads on abort
+			stop := context.AfterFunc(ctx, func() { conn.Close() }) // unblock reads on abort
+			defer stop()
 			received, receivedSum, nerr = netstackref.ReceiveAll(conn)
 			serverDone = time.Now()
 			if nerr != nil {
 				nerr = fmt.Errorf("netstack server: %w", nerr)
 			}
 		}()
-		<-serverStarted
-		hrep, herr = handmade.Upload(ctx, cLink, cfg.Client, cfg.Server, cfg.Payload, hcfg)
-		if herr != nil {
+		hm = runHandmadeClient(ctx, cfg, cLink, trace)
+		if hm.err != nil {
 			ln.Close() // the server may still wait in Accept
-			abortOtherSide()
+			abort()
 		}
 		wg.Wait()
 	} else {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hrep, herr = handmade.Serve(ctx, sLink, cfg.Server, hcfg)
-			if herr != nil {
-				abortOtherSide()
+			hm = runHandmadeServer(ctx, cfg, sLink, trace)
+			if hm.err != nil {
+				abort()
 			}
 		}()
 		conn, err := ns.Dial(ctx, cfg.Server)
 		if err != nil {
 			nerr = fmt.Errorf("netstack client dial %s: %w", cfg.Server, err)
-			abortOtherSide()
+			abort()
 		} else {
-			go func() { <-ctx.Done(); conn.Close() }()
+			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			if err := netstackref.SendAll(conn, cfg.Payload); err != nil {
 				nerr = fmt.Errorf("netstack client: %w", err)
-				abortOtherSide()
+				abort()
 			}
+			stop()
 		}
 		wg.Wait()
-		if hrep != nil {
-			received, receivedSum = hrep.Bytes, hrep.SHA256
-		}
+		received, receivedSum = hm.received, hm.sum
 	}
 	// The run ends when both applications are done: the server has read
-	// to EOF and the client has closed (entered TIME-WAIT, whose linger is
-	// not part of the transfer).
+	// to EOF and the client has closed (TIME-WAIT's linger is not part of
+	// the transfer).
 	elapsed := time.Since(start)
-	if handmadeClient && hrep != nil && herr == nil && !serverDone.IsZero() {
-		elapsed = max(serverDone.Sub(start), hrep.Duration)
+	if handmadeClient && hm.err == nil && !serverDone.IsZero() && !hm.closedAt.IsZero() {
+		elapsed = max(serverDone.Sub(start), hm.closedAt.Sub(start))
 	}
 	stopProgress()
 
@@ -275,16 +264,10 @@ func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResu
 	res.SegmentsSent, res.SegmentsReceived = c2s.Written, s2c.Delivered
 	nc := ns.Counters()
 	res.Netstack.Counters = nc
-	res.Retransmissions = nc.Retransmits
-	if hrep != nil {
-		res.Handmade.State = hrep.State.String()
-		res.Handmade.SRTTms = float64(hrep.SRTT.Microseconds()) / 1000
-		res.Handmade.RTOms = float64(hrep.RTO.Microseconds()) / 1000
-		res.Handmade.PeerMSS = hrep.PeerMSS
-		res.Handmade.Counters = hrep.Counters
-		res.Retransmissions += hrep.Counters.Retransmissions
-	}
-	for _, err := range []error{herr, nerr} {
+	hm.summary.Role = res.Handmade.Role
+	res.Handmade = hm.summary
+	res.Retransmissions = nc.Retransmits + hm.summary.Retransmissions
+	for _, err := range []error{hm.err, nerr} {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fail(err)
 		}
@@ -300,6 +283,146 @@ func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResu
 		res.Error = fmt.Sprintf("server received %d of %d bytes, SHA-256 %s, sent %s", received, res.Bytes, short(res.SHA256Received), short(res.SHA256Sent))
 	}
 	return res
+}
+
+// handmadeSummary is what the demo reports of the hand-built side, the
+// same for both profiles; Counters holds the profile's own counters.
+type handmadeSummary struct {
+	Role                string  `json:"role"`
+	Profile             string  `json:"profile"`
+	State               string  `json:"final_state"`
+	SRTTms              float64 `json:"srtt_ms"`
+	RTOms               float64 `json:"rto_ms"`
+	PeerMSS             int     `json:"peer_mss"`
+	Retransmissions     uint64  `json:"retransmissions"`
+	DroppedChecksum     uint64  `json:"dropped_checksum"`
+	DroppedMalformed    uint64  `json:"dropped_malformed"`
+	DroppedUnacceptable uint64  `json:"dropped_unacceptable"`
+	OutOfOrder          uint64  `json:"out_of_order_segments"`
+	Counters            any     `json:"counters"`
+}
+
+type hmResult struct {
+	summary  handmadeSummary
+	received int64
+	sum      [32]byte
+	closedAt time.Time
+	err      error
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func seedSummary(r *handmade.Report) handmadeSummary {
+	c := r.Counters
+	return handmadeSummary{
+		Profile: "seed", State: r.State.String(), SRTTms: ms(r.SRTT), RTOms: ms(r.RTO), PeerMSS: r.PeerMSS,
+		Retransmissions: c.Retransmissions, DroppedChecksum: c.DroppedChecksum, DroppedMalformed: c.DroppedMalformed,
+		DroppedUnacceptable: c.DroppedUnacceptable, OutOfOrder: c.OutOfOrder, Counters: c,
+	}
+}
+
+// fullCounters is the full profile's counters: the connection's and the
+// stack's.
+type fullCounters struct {
+	Conn  handmade.TCBCounters   `json:"conn"`
+	Stack handmade.StackCounters `json:"stack"`
+}
+
+func fullSummary(i handmade.Info, sc handmade.StackCounters) handmadeSummary {
+	c := i.Counters
+	return handmadeSummary{
+		Profile: "full", State: i.State.String(), SRTTms: ms(i.SRTT), RTOms: ms(i.RTO), PeerMSS: i.PeerMSS,
+		Retransmissions: c.Retransmissions, DroppedChecksum: sc.DroppedChecksum, DroppedMalformed: sc.DroppedMalformed,
+		DroppedUnacceptable: c.DroppedUnacceptable + c.DroppedPAWS + c.DroppedNoACK + c.DroppedACKTooNew, OutOfOrder: c.OutOfOrder,
+		Counters: fullCounters{c, sc},
+	}
+}
+
+// runHandmadeClient uploads cfg.Payload from the hand-built client.
+func runHandmadeClient(ctx context.Context, cfg demoConfig, l wire.Link, trace *handmade.Trace) (r hmResult) {
+	if cfg.Profile == "seed" {
+		hcfg := cfg.HandmadeSeed
+		hcfg.ChunkSize, hcfg.Trace = cfg.ChunkSize, trace
+		start := time.Now()
+		rep, err := handmade.Upload(ctx, l, cfg.Client, cfg.Server, cfg.Payload, hcfg)
+		r.err = err
+		if rep != nil {
+			r.summary = seedSummary(rep)
+			r.closedAt = start.Add(rep.Duration)
+		}
+		return r
+	}
+	hcfg := cfg.HandmadeFull
+	hcfg.Trace = trace
+	s, err := handmade.NewStack(l, cfg.Client, hcfg)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer s.Close()
+	conn, err := s.Dial(ctx, cfg.Server)
+	if err != nil {
+		r.err = fmt.Errorf("handmade client: %w", err)
+		r.summary = fullSummary(handmade.Info{}, s.Counters())
+		return r
+	}
+	stop := context.AfterFunc(ctx, conn.Abort)
+	defer stop()
+	// Write everything, send the FIN, and wait for the server's FIN.
+	if err := netstackref.SendAll(conn, cfg.Payload); err != nil {
+		r.err = fmt.Errorf("handmade client: %w", err)
+	}
+	r.closedAt = time.Now()
+	conn.Close()
+	r.summary = fullSummary(conn.Info(), s.Counters())
+	return r
+}
+
+// runHandmadeServer receives one upload on the hand-built server.
+func runHandmadeServer(ctx context.Context, cfg demoConfig, l wire.Link, trace *handmade.Trace) (r hmResult) {
+	if cfg.Profile == "seed" {
+		hcfg := cfg.HandmadeSeed
+		hcfg.Trace = trace
+		rep, err := handmade.Serve(ctx, l, cfg.Server, hcfg)
+		r.err = err
+		if rep != nil {
+			r.summary, r.received, r.sum = seedSummary(rep), rep.Bytes, rep.SHA256
+		}
+		return r
+	}
+	hcfg := cfg.HandmadeFull
+	hcfg.Trace = trace
+	s, err := handmade.NewStack(l, cfg.Server.Addr(), hcfg)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer s.Close()
+	ln, err := s.Listen(cfg.Server.Port())
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer ln.Close()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	conn, err := ln.AcceptTCP()
+	if err != nil {
+		r.err = fmt.Errorf("handmade server accept: %w", err)
+		r.summary = fullSummary(handmade.Info{}, s.Counters())
+		return r
+	}
+	stopConn := context.AfterFunc(ctx, conn.Abort)
+	defer stopConn()
+	r.received, r.sum, r.err = netstackref.ReceiveAll(conn)
+	if r.err != nil {
+		r.err = fmt.Errorf("handmade server: %w", r.err)
+	}
+	// ReceiveAll closed the connection after the client's FIN: wait for
+	// the ACK of our FIN so the close is complete.
+	conn.WaitClosed(ctx)
+	r.summary = fullSummary(conn.Info(), s.Counters())
+	return r
 }
 
 type closeFunc func() error
