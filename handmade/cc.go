@@ -44,9 +44,11 @@ func (r *newReno) Ssthresh() int { return r.ssthresh }
 
 func (r *newReno) OnAck(acked, mss int) {
 	if r.cwnd < r.ssthresh {
-		// RFC 5681 §3.1: slow start, cwnd += min(N, SMSS) (appropriate
-		// byte counting with L = 1, RFC 3465).
-		r.cwnd += min(acked, mss)
+		// RFC 5681 §3.1: slow start, cwnd += min(N, SMSS); with
+		// appropriate byte counting (RFC 3465 §2.2) the limit L may be
+		// 2*SMSS, so that a receiver that ACKs every other segment does
+		// not halve the growth.
+		r.cwnd += min(acked, 2*mss)
 		return
 	}
 	// RFC 5681 §3.1: congestion avoidance, cwnd += SMSS*SMSS/cwnd.

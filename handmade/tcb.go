@@ -73,6 +73,7 @@ type TCB struct {
 	cc         CongestionControl
 	retxNext   Seq // while retxNext < SND.NXT, Output retransmits from it
 	retxOne    bool
+	rec        recovery
 	inRecovery bool
 	recover    Seq
 	dupAcks    int
@@ -118,12 +119,14 @@ type TCBCounters struct {
 	ChallengeACKsSuppressed        uint64
 	DroppedUnacceptable            uint64 // failed the RFC 9293 §3.10.7.4 first check
 	DroppedPAWS                    uint64 // RFC 7323 §5 PAWS
+	DroppedNoTimestamp             uint64 // RFC 7323 §3.2: no TSopt once negotiated
 	DroppedNoACK                   uint64 // ACK bit off (fifth check)
 	DroppedACKTooNew               uint64 // SEG.ACK > SND.NXT
 	OutOfOrder                     uint64 // segments held for reassembly
 	DuplicateData                  uint64 // octets already received
 	WindowProbes                   uint64
 	KeepAliveProbes                uint64
+	LossProbes                     uint64 // RFC 8985 §7 tail loss probes
 	Urgent                         uint64 // segments with URG, data taken inline
 }
 
@@ -306,7 +309,16 @@ func (t *TCB) CloseWrite(now time.Time) {
 	case SynSent:
 		// RFC 9293 §3.10.4, SYN-SENT: delete the TCB.
 		t.enterClosed(nil)
-	case SynReceived, Established:
+	case SynReceived:
+		// RFC 9293 §3.10.4, SYN-RECEIVED: "If no SENDs have been issued
+		// and there is no pending data to send, then form a FIN segment
+		// and send it, and enter FIN-WAIT-1 state; otherwise, queue for
+		// processing after entering ESTABLISHED state."
+		// Deviation: we always take the second branch: the FIN waits for
+		// the ACK of our SYN (inSynchronized enters FIN-WAIT-1 then), so
+		// the SYN-ACK goes on being retransmitted as SYN-RECEIVED's own.
+		t.finQueued = true
+	case Established:
 		// RFC 9293 §3.10.4: queue the FIN, enter FIN-WAIT-1.
 		if !t.finQueued {
 			t.finQueued = true
@@ -374,7 +386,7 @@ func (t *TCB) Deadline() time.Time {
 	if t.cfg.UserTimeout > 0 && t.flight() > 0 && t.State != Closed {
 		user = t.progressAt.Add(t.cfg.UserTimeout)
 	}
-	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user} {
+	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user, t.rec.tlpAt} {
 		if !x.IsZero() && (d.IsZero() || x.Before(d)) {
 			d = x
 		}

@@ -49,6 +49,10 @@ func (t *TCB) inSynSent(seg *Segment, now time.Time) {
 	// Fourth check: SYN.
 	t.IRS = seg.SEQ
 	t.RCV.NXT = seg.SEQ.Add(1)
+	// RCV.WND is the window our SYN offered, now that RCV.NXT is known
+	// (RFC 9293 §3.10.7.4 first check: "RCV.NXT =< SEG.SEQ <
+	// RCV.NXT+RCV.WND"); the SYN went out before RCV.NXT was set.
+	t.RCV.edge = t.RCV.NXT.Add(uint32(t.synWindow()))
 	t.lastRecvAt = now
 	t.takeSynOptions(seg, false)
 	if ackOK {
@@ -61,6 +65,9 @@ func (t *TCB) inSynSent(seg *Segment, now time.Time) {
 		if t.rttTimingSYN() {
 			t.rtt.Sample(now.Sub(t.rttSentAt))
 		}
+		// Deviation: RFC 9293 §3.10.7.3 goes on to the sixth step with any
+		// text or FIN on the SYN-ACK; like the SYN's (openPassive) we drop
+		// them unacknowledged and the peer resends them.
 		t.rtoAt, t.retries = time.Time{}, 0
 		t.SND.WND = uint32(seg.WND) // RFC 7323 §2.2: not scaled on a SYN
 		t.SND.maxWND = t.SND.WND
@@ -113,6 +120,13 @@ func (t *TCB) acceptable(seg *Segment) bool {
 	}
 }
 
+// zeroWindowAllowance reports a segment that is unacceptable only because
+// the receive window is shut: it starts at RCV.NXT and carries text or a
+// FIN (RFC 9293 §3.10.7.4, first check).
+func (t *TCB) zeroWindowAllowance(seg *Segment) bool {
+	return seg.SEQ == t.RCV.NXT && !t.RCV.NXT.LessThan(t.RCV.edge) && seg.LEN() > 0 && !seg.Flags.Has(SYN)
+}
+
 // challengeACK queues a challenge ACK unless this connection has sent its
 // quota this second (RFC 5961 §7).
 func (t *TCB) challengeACK(now time.Time) {
@@ -143,6 +157,13 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 		t.Counters.Retransmissions++
 		return
 	}
+	if t.tsOn && !seg.Options.HasTimestamps && !seg.Flags.Has(RST) {
+		// RFC 7323 §3.2: "If a non-<RST> segment is received without a
+		// TSopt, a TCP SHOULD silently drop the segment. A received <RST>
+		// segment MUST NOT be dropped".
+		t.Counters.DroppedNoTimestamp++
+		return
+	}
 	// RFC 7323 §5.3 R1 (PAWS), before the sequence check: a segment whose
 	// TSval is older than TS.Recent is a duplicate; drop it and ACK.
 	if t.tsOn && seg.Options.HasTimestamps && !seg.Flags.Has(RST) && tsOlder(seg.Options.TSVal, t.tsRecent) {
@@ -151,7 +172,18 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 	// First check: sequence number.
-	if !t.acceptable(seg) {
+	if !t.acceptable(seg) && t.zeroWindowAllowance(seg) {
+		// RFC 9293 §3.10.7.4 first check: "If the RCV.WND is zero, no
+		// segments will be acceptable, but special allowance should be
+		// made to accept valid ACKs, URGs, and RSTs." A segment at RCV.NXT
+		// whose text (or FIN) does not fit the shut window goes on without
+		// them, and the refusal is acknowledged.
+		t.Counters.DroppedUnacceptable++
+		trimmed := *seg
+		trimmed.Payload, trimmed.Flags = nil, seg.Flags&^FIN
+		seg = &trimmed
+		t.ackNow = true
+	} else if !t.acceptable(seg) {
 		t.Counters.DroppedUnacceptable++
 		if seg.Flags.Has(RST) {
 			return
@@ -194,7 +226,15 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 	}
 	// Third check (security and precedence) does not apply: no IPv4
 	// security option is sent or honoured.
-	// Fourth check: SYN in a synchronized state.
+	// Fourth check: SYN.
+	if seg.Flags.Has(SYN) && t.State == SynReceived && t.passive {
+		// RFC 9293 §3.10.7.4 fourth check, SYN-RECEIVED: "If the
+		// connection was initiated with a passive OPEN, then return this
+		// connection to the LISTEN state and return." For a listener's
+		// child that means the half-open connection is gone.
+		t.enterClosed(ErrReset)
+		return
+	}
 	if seg.Flags.Has(SYN) {
 		// RFC 5961 §4.2 (RFC 9293 §3.10.7.4 fourth check): challenge ACK.
 		t.challengeACK(now)
@@ -263,17 +303,31 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 		t.ackNow = true
 		return false
 	}
+	if seg.ACK.LessThan(t.SND.UNA.Add(-t.SND.maxWND)) {
+		// RFC 9293 §3.10.7.4 fifth check (RFC 5961 §5.2, MAY-12): "the
+		// ACK value is considered acceptable only if it is in the range
+		// of ((SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming
+		// segments whose ACK value doesn't satisfy the above condition
+		// MUST be discarded and an ACK sent back."
+		t.Counters.DroppedUnacceptable++
+		t.ackNow = true
+		return false
+	}
+	ackOld := seg.ACK.LessThan(t.SND.UNA) // "a duplicate ... can be ignored"
 	wndBefore := t.SND.WND
 	if t.SND.UNA.LessThan(seg.ACK) {
 		t.newlyAcked(seg, now)
-	} else if seg.ACK == t.SND.UNA && len(seg.Payload) == 0 && !seg.Flags.Has(FIN) &&
-		uint32(seg.WND)<<t.SND.Shift == wndBefore && t.flight() > 0 {
-		// RFC 5681 §2: a duplicate ACK.
+	} else if seg.ACK == t.SND.UNA && len(seg.Payload) == 0 && !seg.Flags.Has(FIN) && t.flight() > 0 &&
+		(uint32(seg.WND)<<t.SND.Shift == wndBefore || t.sackOn && seg.Options.NumSACK > 0) {
+		// RFC 5681 §2: a duplicate ACK. With SACK in use, an ACK carrying
+		// SACK blocks counts whatever its window (RFC 6675 §2, "DupAck"):
+		// receivers such as gVisor's move their window with every ACK.
 		t.dupAck()
 	}
-	// RFC 9293 §3.10.7.4 fifth check: update the send window if the
-	// segment is newer (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
-	if t.SND.WL1.LessThan(seg.SEQ) || (t.SND.WL1 == seg.SEQ && t.SND.WL2.LessEq(seg.ACK)) {
+	// RFC 9293 §3.10.7.4 fifth check: "If SND.UNA =< SEG.ACK =< SND.NXT,
+	// the send window should be updated" if the segment is newer (SND.WL1
+	// < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
+	if !ackOld && (t.SND.WL1.LessThan(seg.SEQ) || (t.SND.WL1 == seg.SEQ && t.SND.WL2.LessEq(seg.ACK))) {
 		t.SND.WND = uint32(seg.WND) << t.SND.Shift
 		t.SND.WL1, t.SND.WL2 = seg.SEQ, seg.ACK
 		t.SND.maxWND = max(t.SND.maxWND, t.SND.WND)
@@ -344,7 +398,7 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) {
 		// RFC 6582 §3.2 step 5 (partial acknowledgement): resend the next
 		// unacknowledged segment.
 		t.cc.OnPartialAck(acked, t.sndMSS)
-		t.retxOne = true
+		t.retxOne, t.rec.retxFrom = true, t.SND.UNA
 	default:
 		t.cc.OnAck(acked, t.sndMSS)
 	}
@@ -355,6 +409,8 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) {
 	} else {
 		t.rtoAt = now.Add(t.rtt.RTO)
 	}
+	t.rec.limitedTx = 0
+	t.armTLP(now) // RFC 8985 §7.2: re-arm on an ACK that leaves data in flight
 }
 
 // dupAck counts duplicate ACKs and enters fast retransmit on the third
@@ -365,11 +421,16 @@ func (t *TCB) dupAck() {
 	switch {
 	case t.inRecovery:
 		t.cc.OnDupAck(t.sndMSS)
-	case t.dupAcks == 3 && t.recover.LessThan(t.SND.UNA):
+	case t.dupAcks < t.dupThresh():
+		// RFC 3042 §2: Limited Transmit, one new segment for each of the
+		// first two duplicate ACKs.
+		t.rec.limitedTx = min(t.dupAcks, 2)
+	case t.dupAcks == t.dupThresh() && t.recover.LessThan(t.SND.UNA):
+		t.rec.limitedTx, t.rec.tlpAt = 0, time.Time{}
 		t.Counters.FastRetransmits++
 		t.cc.OnFastRetransmit(t.flight(), t.sndMSS)
 		t.inRecovery, t.recover = true, t.SND.NXT
-		t.retxOne = true
+		t.retxOne, t.rec.retxFrom = true, t.SND.UNA
 		t.rttTiming = false
 	}
 }
@@ -417,11 +478,14 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 		// Beyond RCV.NXT: hold it for reassembly and send a duplicate ACK
 		// at once, with SACK blocks (RFC 9293 §3.10.7.4 "should be held";
 		// RFC 5681 §4.2; RFC 2018 §4).
+		// A segment with neither (a bare ACK from a peer whose text was
+		// lost) has nothing to acknowledge: the seventh and eighth checks
+		// act on text and FIN only.
 		if len(text) > 0 || fin {
 			t.Counters.OutOfOrder++
 			t.ooo.hold(seq, text, fin)
+			t.ackNow = true
 		}
-		t.ackNow = true
 		return
 	}
 	if len(text) > 0 {

@@ -45,7 +45,7 @@ func (t *TCB) Output(now time.Time, seg *Segment, buf []byte) bool {
 func (t *TCB) fillSYN(now time.Time, seg *Segment) {
 	seg.SEQ, seg.Flags = t.ISS, SYN
 	// RFC 7323 §2.2: the window of a SYN or SYN-ACK is never scaled.
-	seg.WND = uint16(min(t.rcvBuf.Free(), 65535))
+	seg.WND = t.synWindow()
 	o := &seg.Options
 	o.MSS, o.HasMSS = uint16(min(t.cfg.MSS, 65535)), true
 	active := t.State == SynSent
@@ -69,6 +69,10 @@ func (t *TCB) fillSYN(now time.Time, seg *Segment) {
 	}
 	t.RCV.edge = t.RCV.NXT.Add(uint32(seg.WND))
 }
+
+// synWindow is the window field of our SYN or SYN-ACK: unscaled (RFC 7323
+// §2.2), so at most 65535.
+func (t *TCB) synWindow() uint16 { return uint16(min(t.rcvBuf.Free(), 65535)) }
 
 // fillACK sets the acknowledgement fields every synchronized segment
 // carries: ACK=RCV.NXT, the window (RFC 9293 §3.8.6.2.2 for when it may
@@ -102,7 +106,13 @@ func (t *TCB) advertise() uint16 {
 	}
 	w := t.RCV.edge.Sub(t.RCV.NXT) >> t.RCV.Shift
 	if w > 65535 {
+		// The field caps the window: RCV.WND, and with it what the first
+		// check accepts (RFC 9293 §3.10.7.4: "RCV.NXT =< SEG.SEQ <
+		// RCV.NXT+RCV.WND"), is what we advertise, not the buffer. The
+		// edge is not moved left of a window already advertised: that
+		// one was capped the same way from an older RCV.NXT.
 		w = 65535
+		t.RCV.edge = t.RCV.NXT.Add(65535 << t.RCV.Shift)
 	}
 	// Rounding down by the shift must not move the edge left of what we
 	// accept: data is accepted up to RCV.edge, which stays.
@@ -158,9 +168,14 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 	}
 	if t.probeNow {
 		t.probeNow = false
-		// RFC 9293 §3.8.6.1 and §3.8.4: a zero-window or keep-alive probe
-		// is SEG.SEQ = SND.UNA-1 (SND.NXT-1 with nothing in flight), no
-		// data: it is out of window and elicits an ACK with the window.
+		// RFC 9293 §3.8.4 (SHLD-12) and RFC 1122 §4.2.3.6: a keep-alive
+		// probe is SEG.SEQ = SND.NXT-1 with no data; it is out of window
+		// and elicits an ACK with the window.
+		// Deviation: RFC 9293 §3.8.6.1 probes a zero window with "at
+		// least one octet of new data"; like Linux (tcp_xmit_probe_skb)
+		// we send the same empty <SEQ=SND.UNA-1> (= SND.NXT-1: nothing is
+		// in flight), which draws the same ACK without queueing an octet
+		// the receiver must refuse.
 		seg.SEQ = t.SND.NXT.Add(^uint32(0))
 		t.fillACK(now, seg)
 		t.count(seg)
@@ -171,6 +186,7 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 		if from, n, fin, ok = t.pickNew(now); !ok {
 			return false
 		}
+		retransmit = false
 	}
 	seg.SEQ = from
 	end := t.dataEnd()
@@ -212,6 +228,9 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 		// RFC 6298 §5.1: start the timer when data is sent and it is off.
 		t.rtoAt = now.Add(t.rtt.RTO)
 	}
+	if !retransmit && t.rec.tlpAt.IsZero() {
+		t.armTLP(now) // RFC 8985 §7.2: arm when new data is sent
+	}
 	t.count(seg)
 	return true
 }
@@ -225,7 +244,10 @@ func (t *TCB) pickRetransmit() (from Seq, n int, fin, retransmit, ok bool) {
 	switch {
 	case t.retxOne:
 		t.retxOne = false
-		from = t.SND.UNA
+		from = t.rec.retxFrom
+		if from.LessThan(t.SND.UNA) || !from.LessThan(t.SND.NXT) {
+			from = t.SND.UNA
+		}
 	case t.retxNext.LessThan(t.SND.NXT):
 		from = t.retxNext
 		if int(from.Sub(t.SND.UNA)) >= t.cc.Cwnd() {
@@ -255,7 +277,15 @@ func (t *TCB) pickNew(now time.Time) (from Seq, n int, fin, ok bool) {
 	if from.LessThan(end) {
 		avail = int(end.Sub(from))
 	}
-	usable := int(min(t.SND.WND, uint32(t.cc.Cwnd()))) - t.flight()
+	// Limited Transmit (RFC 3042 §2) lets each of the first two duplicate
+	// ACKs send one new segment beyond cwnd; a loss probe (RFC 8985 §7.3)
+	// sends one regardless of cwnd.
+	cwnd := t.cc.Cwnd() + t.rec.limitedTx*t.sndMSS
+	if t.rec.tlpNew {
+		t.rec.tlpNew = false
+		cwnd = t.flight() + t.sndMSS
+	}
+	usable := int(min(t.SND.WND, uint32(cwnd))) - t.flight()
 	n = max(min(avail, t.sndMSS, usable), 0)
 	fin = t.finQueued && !t.finSent && from.Add(uint32(n)) == end
 	switch {

@@ -15,7 +15,9 @@ func (t *TCB) OnTimer(now time.Time) {
 		return
 	}
 	if due(t.finWait2At) && t.State == FinWait2 {
-		// Linux's tcp_fin_timeout for an orphaned FIN-WAIT-2: reset, close.
+		// Deviation: RFC 9293 waits in FIN-WAIT-2 for the peer's FIN
+		// indefinitely; like Linux (tcp_fin_timeout) an orphaned
+		// connection gives up after FinWait2: reset, close.
 		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
 		t.enterClosed(fmt.Errorf("%w: no FIN from the peer within %v in FIN-WAIT-2", ErrTimedOut, t.cfg.FinWait2))
 		return
@@ -43,6 +45,9 @@ func (t *TCB) OnTimer(now time.Time) {
 			t.persistAt = now.Add(min(t.rtt.RTO<<t.persistBackoff, t.cfg.MaxRTO))
 		}
 	}
+	if due(t.rec.tlpAt) {
+		t.onTLP(now)
+	}
 	if due(t.delackAt) {
 		t.ackNow = true
 	}
@@ -55,7 +60,7 @@ func (t *TCB) OnTimer(now time.Time) {
 // back to SND.UNA, shrink the congestion window to one segment, or give up
 // after the retry limit (RFC 9293 §3.8.3, R2).
 func (t *TCB) onRTO(now time.Time) {
-	t.rtoAt = time.Time{}
+	t.rtoAt, t.rec.tlpAt = time.Time{}, time.Time{}
 	limit := t.cfg.MaxRetries
 	if t.State == SynSent || t.State == SynReceived {
 		limit = t.cfg.SynRetries
@@ -70,6 +75,9 @@ func (t *TCB) onRTO(now time.Time) {
 		}
 		err := fmt.Errorf("%w: %s retransmitted %d times without an answer in %s", ErrTimedOut, what, t.retries, t.State)
 		if t.State.synchronized() {
+			// Deviation: RFC 9293 §3.8.3 (R2) just closes the connection;
+			// like gVisor we also send <SEQ=SND.NXT><CTL=RST>, so a peer
+			// that is still there (a one-way outage) learns of it.
 			t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
 		}
 		t.enterClosed(err)
@@ -121,6 +129,9 @@ func (t *TCB) onKeepalive(now time.Time) {
 		return
 	}
 	if t.probes >= t.cfg.KeepAliveCount {
+		// Deviation: RFC 9293 §3.8.4 does not say what ends the
+		// connection; like Linux (tcp_keepalive_timer) we reset it after
+		// KeepAliveCount unanswered probes.
 		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
 		t.enterClosed(fmt.Errorf("%w: %d keep-alive probes unanswered", ErrTimedOut, t.probes))
 		return
