@@ -52,6 +52,12 @@ func (n ns) dial(ctx context.Context, r netip.AddrPort) (net.Conn, error) { retu
 func newPair(t *testing.T, pc wire.PipeConfig, ka, kb string) (stack, stack) {
 	t.Helper()
 	ea, eb := wire.Pipe(pc)
+	return newStacks(t, ea, eb, ka, kb)
+}
+
+// newStacks puts stack kinds ka and kb on ea and eb, closed at cleanup.
+func newStacks(t *testing.T, ea, eb *wire.End, ka, kb string) (stack, stack) {
+	t.Helper()
 	t.Cleanup(func() { ea.Close() })
 	mk := func(kind string, l wire.Link, addr netip.Addr) stack {
 		switch kind {

@@ -1,0 +1,115 @@
+package interop
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"tcplab/wire"
+)
+
+func randomPayload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 7))
+	b := make([]byte, n)
+	for i := 0; i+8 <= len(b); i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// upload sends data from client to a listener on server and returns the
+// digest and count the server read, bounded by ctx.
+func upload(ctx context.Context, t *testing.T, client, server stack, port uint16, data []byte) ([32]byte, int64, error) {
+	ln := server.listen(t, port)
+	defer ln.Close()
+	type res struct {
+		sum [32]byte
+		n   int64
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- res{err: err}
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		h := sha256.New()
+		n, err := io.Copy(h, c)
+		c.Close()
+		var r res
+		copy(r.sum[:], h.Sum(nil))
+		r.n, r.err = n, err
+		got <- r
+	}()
+	c, err := client.dial(ctx, netip.AddrPortFrom(addrB, port))
+	if err != nil {
+		return [32]byte{}, 0, fmt.Errorf("dial: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if _, err := c.Write(data); err != nil {
+		return [32]byte{}, 0, fmt.Errorf("write: %w", err)
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	select {
+	case r := <-got:
+		c.Close()
+		return r.sum, r.n, r.err
+	case <-ctx.Done():
+		return [32]byte{}, 0, fmt.Errorf("transfer not done: %w", ctx.Err())
+	}
+}
+
+var _ net.Conn
+
+// TestIntegrityMatrix moves a payload each way across loss, reordering,
+// duplication and corruption: the digest is equal every time, every
+// transfer is bounded, and the wire's counters show the impairments.
+func TestIntegrityMatrix(t *testing.T) {
+	size := 64 << 20
+	if testing.Short() {
+		size = 16 << 20
+	}
+	data := randomPayload(size, 1)
+	want := sha256.Sum256(data)
+	for _, pair := range [][2]string{{"handmade", "netstack"}, {"netstack", "handmade"}, {"handmade", "handmade"}} {
+		for _, loss := range []float64{0, 0.01, 0.05} {
+			for _, reorder := range []float64{0, 0.05} {
+				im := wire.Impairment{Loss: loss, Reorder: reorder, Dup: 0.01, Corrupt: 0.01}
+				seed := int64(1000*loss) + int64(100*reorder) + 1
+				name := fmt.Sprintf("%s-to-%s/%s", pair[0], pair[1], im)
+				t.Run(name, func(t *testing.T) {
+					pc := wire.PipeConfig{Seed: seed, AtoB: im, BtoA: im}
+					ea, eb := wire.Pipe(pc)
+					client, server := newStacks(t, ea, eb, pair[0], pair[1])
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+					defer cancel()
+					start := time.Now()
+					sum, n, err := upload(ctx, t, client, server, 12345, data)
+					if err != nil || n != int64(len(data)) || sum != want {
+						t.Fatalf("seed %d, %s: %d of %d bytes, digest equal %v, err %v", seed, im, n, len(data), sum == want, err)
+					}
+					a, b := ea.Stats(), eb.Stats()
+					if (loss > 0 && a.Lost+b.Lost == 0) || (reorder > 0 && a.Reordered+b.Reordered == 0) || a.Duplicated+b.Duplicated == 0 || a.Corrupted+b.Corrupted == 0 {
+						t.Errorf("seed %d: the wire's counters miss an impairment: %+v %+v", seed, a, b)
+					}
+					t.Logf("seed %d: %d MiB in %v", seed, size>>20, time.Since(start).Round(time.Millisecond))
+				})
+			}
+		}
+	}
+}
