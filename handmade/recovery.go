@@ -17,6 +17,45 @@ type recovery struct {
 	// retxFrom is where a one-shot retransmission (retxOne) starts: SND.UNA
 	// for fast retransmit, the last segment for a loss probe.
 	retxFrom Seq
+	// retxAt, retxSeq and retxHigh record the last retransmission of
+	// SND.UNA during fast recovery: when, of what, and SND.NXT then.
+	retxAt            time.Time
+	retxSeq, retxHigh Seq
+}
+
+// recoveryDeadline is when the retransmission of SND.UNA during fast
+// recovery counts as lost though no later data proved it (the ACKs stopped,
+// or nothing was sent after it): two round trips, a quarter more for
+// reordering (RACK's reo_wnd, RFC 8985 §6.2), and the loss probe's 2 ms
+// of slack. This stands in for RACK's reordering timer; without it a lost
+// retransmission at the end of recovery waits for the RTO.
+func (t *TCB) recoveryDeadline() time.Time {
+	r := &t.rec
+	if !t.inRecovery || r.retxAt.IsZero() || r.retxSeq != t.SND.UNA || t.rtt.SRTT == 0 {
+		return time.Time{}
+	}
+	return r.retxAt.Add(2*t.rtt.SRTT + t.rtt.SRTT/4 + 2*time.Millisecond)
+}
+
+// retransmissionLost reports, on a duplicate ACK during fast recovery,
+// that the retransmission of SND.UNA was lost as well: the ACK SACKs data
+// first sent after that retransmission, a quarter of a round trip has
+// passed (RACK's reordering window), and SND.UNA has not moved. This is
+// RACK's rule (RFC 8985 §6.2: a segment is lost once one sent after it is
+// delivered and the reordering window has passed) for the one segment
+// NewReno retransmits; RFC 6582 alone would wait for the RTO, 200 ms or
+// more whatever the path's round trip.
+func (t *TCB) retransmissionLost(seg *Segment, now time.Time) bool {
+	r := &t.rec
+	if r.retxAt.IsZero() || r.retxSeq != t.SND.UNA || now.Sub(r.retxAt) < t.rtt.SRTT/4 {
+		return false
+	}
+	for _, b := range seg.Options.SACK[:seg.Options.NumSACK] {
+		if r.retxHigh.LessThan(b.Right) && b.Right.LessEq(t.SND.NXT) {
+			return true
+		}
+	}
+	return false
 }
 
 // wcDelAckT is RFC 8985 §7.2's worst-case delayed-ACK time, added to the

@@ -127,6 +127,7 @@ type TCBCounters struct {
 	WindowProbes                   uint64
 	KeepAliveProbes                uint64
 	LossProbes                     uint64 // RFC 8985 §7 tail loss probes
+	LostRetransmissions            uint64 // retransmissions found lost in recovery
 	Urgent                         uint64 // segments with URG, data taken inline
 }
 
@@ -386,7 +387,7 @@ func (t *TCB) Deadline() time.Time {
 	if t.cfg.UserTimeout > 0 && t.flight() > 0 && t.State != Closed {
 		user = t.progressAt.Add(t.cfg.UserTimeout)
 	}
-	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user, t.rec.tlpAt} {
+	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user, t.rec.tlpAt, t.recoveryDeadline()} {
 		if !x.IsZero() && (d.IsZero() || x.Before(d)) {
 			d = x
 		}

@@ -322,7 +322,7 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 		// RFC 5681 §2: a duplicate ACK. With SACK in use, an ACK carrying
 		// SACK blocks counts whatever its window (RFC 6675 §2, "DupAck"):
 		// receivers such as gVisor's move their window with every ACK.
-		t.dupAck()
+		t.dupAck(seg, now)
 	}
 	// RFC 9293 §3.10.7.4 fifth check: "If SND.UNA =< SEG.ACK =< SND.NXT,
 	// the send window should be updated" if the segment is newer (SND.WL1
@@ -415,17 +415,25 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) {
 
 // dupAck counts duplicate ACKs and enters fast retransmit on the third
 // (RFC 5681 §3.2, with the NewReno guard of RFC 6582 §3.2 step 2).
-func (t *TCB) dupAck() {
+func (t *TCB) dupAck(seg *Segment, now time.Time) {
 	t.Counters.DupAcksReceived++
 	t.dupAcks++
 	switch {
 	case t.inRecovery:
 		t.cc.OnDupAck(t.sndMSS)
+		if t.retransmissionLost(seg, now) {
+			t.Counters.LostRetransmissions++
+			t.rec.retxAt = time.Time{}
+			t.retxOne, t.rec.retxFrom = true, t.SND.UNA
+		}
 	case t.dupAcks < t.dupThresh():
 		// RFC 3042 §2: Limited Transmit, one new segment for each of the
 		// first two duplicate ACKs.
 		t.rec.limitedTx = min(t.dupAcks, 2)
-	case t.dupAcks == t.dupThresh() && t.recover.LessThan(t.SND.UNA):
+	case t.dupAcks == t.dupThresh() && t.recover.LessEq(t.SND.UNA):
+		// RFC 6582 §3.2 step 2 enters fast retransmit only when the ACK
+		// covers more than "recover", the highest sequence number sent;
+		// we keep recover as SND.NXT, one past it, hence =<.
 		t.rec.limitedTx, t.rec.tlpAt = 0, time.Time{}
 		t.Counters.FastRetransmits++
 		t.cc.OnFastRetransmit(t.flight(), t.sndMSS)

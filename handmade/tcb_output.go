@@ -207,6 +207,9 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 	}
 	if retransmit {
 		t.Counters.Retransmissions++
+		if from == t.SND.UNA && t.inRecovery {
+			t.rec.retxAt, t.rec.retxSeq, t.rec.retxHigh = now, from, t.SND.NXT
+		}
 		if t.retxNext.LessThan(nxt) && t.retxNext.LessThan(t.SND.NXT) {
 			t.retxNext = nxt
 		}

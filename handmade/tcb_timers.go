@@ -48,6 +48,11 @@ func (t *TCB) OnTimer(now time.Time) {
 	if due(t.rec.tlpAt) {
 		t.onTLP(now)
 	}
+	if due(t.recoveryDeadline()) {
+		t.Counters.LostRetransmissions++
+		t.rec.retxAt = time.Time{}
+		t.retxOne, t.rec.retxFrom = true, t.SND.UNA
+	}
 	if due(t.delackAt) {
 		t.ackNow = true
 	}
