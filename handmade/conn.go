@@ -264,3 +264,46 @@ func (c *Conn) WaitClosed(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SetKeepAlive turns keep-alive probes on or off for this connection (RFC
+// 9293 §3.8.4), like (*net.TCPConn).SetKeepAlive.
+func (c *Conn) SetKeepAlive(on bool) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tcb.cfg.KeepAlive = on
+	c.tcb.armKeepalive(c.s.clock.Now())
+	c.s.service(c, c.s.clock.Now())
+	return nil
+}
+
+// SetKeepAliveConfig sets the idle time before the first probe, the time
+// between probes and how many unanswered probes end the connection; zero
+// values keep the current setting.
+func (c *Conn) SetKeepAliveConfig(idle, interval time.Duration, count int) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	cfg := c.tcb.cfg
+	if idle > 0 {
+		cfg.KeepAliveIdle = idle
+	}
+	if interval > 0 {
+		cfg.KeepAliveInterval = interval
+	}
+	if count > 0 {
+		cfg.KeepAliveCount = count
+	}
+	c.tcb.armKeepalive(c.s.clock.Now())
+	c.s.service(c, c.s.clock.Now())
+	return nil
+}
+
+// SetUserTimeout aborts the connection when sent data stays
+// unacknowledged for d (RFC 9293 §3.8.3 R2, RFC 5482's TCP_USER_TIMEOUT);
+// 0 turns it off.
+func (c *Conn) SetUserTimeout(d time.Duration) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tcb.cfg.UserTimeout = max(d, 0)
+	c.s.service(c, c.s.clock.Now())
+	return nil
+}

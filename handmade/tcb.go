@@ -160,7 +160,11 @@ func (t *TCB) optionSpace() int {
 	return 0
 }
 
-func newTCB(cfg *Config, local, remote netip.AddrPort, iss Seq, now time.Time) *TCB {
+func newTCB(stackCfg *Config, local, remote netip.AddrPort, iss Seq, now time.Time) *TCB {
+	// Each connection keeps its own copy, so per-connection settings
+	// (keep-alive, user timeout, Nagle) do not leak into the stack's.
+	cfg := new(Config)
+	*cfg = *stackCfg
 	t := &TCB{
 		cfg: cfg, Local: local, Remote: remote, ISS: iss,
 		sndBuf:   newRing(cfg.SendBuffer),
@@ -271,7 +275,10 @@ func (t *TCB) Write(p []byte, now time.Time) int {
 // that grew enough is announced (RFC 9293 §3.8.6.2.2).
 func (t *TCB) Read(p []byte) int {
 	n := t.rcvBuf.Read(p)
-	if n > 0 && t.State.synchronized() && t.windowGrewEnough() {
+	// Only a peer that may still send cares that the window opened: after
+	// its FIN (CLOSE-WAIT and later) a window update is noise.
+	peerSends := t.State == Established || t.State == FinWait1 || t.State == FinWait2
+	if n > 0 && peerSends && t.windowGrewEnough() {
 		t.ackNow = true
 	}
 	return n
