@@ -31,13 +31,16 @@ func demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "the article's upload, both ways: handmade client -> netstack server, netstack client -> handmade server",
 		Description: `Runs the article's flow on an in-memory wire, no root needed: a three-way
-handshake, the payload in chunks each answered by an ACK, a FIN from each
-side. First the hand-built client (seed profile) uploads to gVisor's netstack
-server, then netstack's client uploads to the hand-built server. Each run
-prints the narrated handshake and teardown and a summary (bytes, segments each
-way, retransmissions, duration, goodput, SHA-256 on both ends, the wire's and
-netstack's counters). The exit status is non-zero if a run fails or any byte
-differs.
+handshake, the payload, a FIN from each side. First the hand-built client
+uploads to gVisor's netstack server, then netstack's client uploads to the
+hand-built server. The hand-built side is the full RFC 9293 TCP by default;
+--profile seed replays the article itself, 1400-octet chunks stop and wait,
+each answered by an ACK before the next.
+
+Each run prints the narrated handshake and teardown and a summary (bytes,
+segments each way, retransmissions, duration, goodput, SHA-256 on both ends,
+the wire's, netstack's and the hand-built stack's counters). The exit status
+is non-zero if a run fails or any byte differs.
 
 Impairments apply to both directions and are drawn from --seed; every result
 prints the seed, so a failing run reproduces with the same flags.
@@ -59,7 +62,7 @@ Examples:
 			&cli.DurationFlag{Name: "delay", Usage: "fixed one-way delay, e.g. 5ms"},
 			&cli.DurationFlag{Name: "jitter", Usage: "extra one-way delay drawn uniformly from [0, jitter)"},
 			&cli.StringFlag{Name: "rate", Usage: "rate limit per direction, e.g. 100Mbit, 1Gbit, 500kbit"},
-			&cli.Int64Flag{Name: "seed", Usage: "seed for every random decision of the wire (default: random, printed)"},
+			&cli.Int64Flag{Name: "seed", Usage: "seed for every random decision of the wire", DefaultText: "random, printed"},
 			&cli.StringFlag{Name: "pcap-dir", Usage: "write a pcap at each end of each run, plus the wire's events, into `DIR`"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document and nothing else; narration goes to stderr"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "narrate every data segment and ACK, not just the first"},
