@@ -30,6 +30,7 @@ type Stack struct {
 	conns     map[fourTuple]*Conn
 	listeners map[uint16]*Listener
 	closed    bool
+	closing   bool // Close is aborting the connections
 	enc       Encoder
 	seg       Segment
 	payload   []byte
@@ -111,6 +112,7 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	now := s.clock.Now()
+	s.closing = true
 	for _, c := range s.conns {
 		c.tcb.Abort(now)
 		s.service(c, now)
@@ -374,6 +376,10 @@ func (s *Stack) narrateState(c *Conn) {
 	}
 	why := ""
 	switch {
+	case s.closing && from == TimeWait:
+		why = ": the stack closed, TIME-WAIT cut short"
+	case s.closing:
+		why = ": the stack closed, connection aborted"
 	case t.State == Established:
 		why = ": THREE-WAY HANDSHAKE COMPLETE"
 	case t.State == Closed && t.Err != nil:

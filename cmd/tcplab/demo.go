@@ -314,6 +314,9 @@ func printRun(w io.Writer, r runResult, seed int64) {
 	c2s, s2c := r.Wire.ClientToServer, r.Wire.ServerToClient
 	fmt.Fprintf(w, "   segments  client->server %d written, %d delivered · server->client %d written, %d delivered\n",
 		c2s.Written, c2s.Delivered, s2c.Written, s2c.Delivered)
+	if n := int64(c2s.Written+c2s.Duplicated+s2c.Written+s2c.Duplicated) - int64(c2s.Delivered+c2s.Lost+s2c.Delivered+s2c.Lost); n > 0 {
+		fmt.Fprintf(w, "             (%d still on the wire when the run ended: final ACKs nobody needed to read)\n", n)
+	}
 	hc, nc := r.Handmade, r.Netstack.Counters
 	fmt.Fprintf(w, "   retransmissions %d (handmade %d, netstack %d) · handmade srtt %.2fms rto %.1fms, peer mss %d, final state %s\n",
 		r.Retransmissions, hc.Retransmissions, nc.Retransmits, hc.SRTTms, hc.RTOms, hc.PeerMSS, hc.State)
