@@ -121,3 +121,71 @@ func TestStackDialRefusedAndNoListener(t *testing.T) {
 		t.Fatalf("dial to a port nobody listens on: %v", err)
 	}
 }
+
+// TestStackManyConnections: 64 clients upload at once to one listener;
+// every upload arrives intact and the listener's queues stay bounded.
+func TestStackManyConnections(t *testing.T) {
+	a, b := stackPair(t, wire.PipeConfig{Seed: 2, AtoB: wire.Impairment{Loss: 0.01}, BtoA: wire.Impairment{Loss: 0.01}},
+		Config{MinRTO: 20 * time.Millisecond}, Config{MinRTO: 20 * time.Millisecond, Backlog: 16, SYNQueue: 16})
+	ln, err := b.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	sums := make(chan [32]byte, n)
+	go func() {
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				h := sha256.New()
+				io.Copy(h, c)
+				c.Close()
+				var s [32]byte
+				copy(s[:], h.Sum(nil))
+				sums <- s
+			}()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	want := map[[32]byte]int{}
+	errs := make(chan error, n)
+	for i := range n {
+		data := payload(64<<10, uint64(100+i))
+		want[sha256.Sum256(data)]++
+		go func() {
+			c, err := a.Dial(ctx, addrB)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, err := c.Write(data); err != nil {
+				errs <- err
+				return
+			}
+			c.CloseWrite()
+			_, err = io.Copy(io.Discard, c)
+			c.Close()
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("seed 2: a client failed: %v", err)
+		}
+	}
+	for range n {
+		select {
+		case s := <-sums:
+			if want[s] == 0 {
+				t.Fatal("an upload arrived altered")
+			}
+			want[s]--
+		case <-ctx.Done():
+			t.Fatal("seed 2: not every upload arrived")
+		}
+	}
+}

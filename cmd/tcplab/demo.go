@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -335,6 +336,9 @@ func printRun(w io.Writer, r runResult, seed int64) {
 	}
 	fmt.Fprintf(w, "   handmade (%s profile) dropped: checksum %d, malformed %d, unacceptable %d; held out of order %d\n",
 		hc.Profile, hc.DroppedChecksum, hc.DroppedMalformed, hc.DroppedUnacceptable, hc.OutOfOrder)
+	if nz := nonZeroCounters(hc.Counters); nz != "" {
+		fmt.Fprintf(w, "   handmade counters: %s\n", nz)
+	}
 	fmt.Fprintf(w, "   netstack: checksum errors %d, invalid segments %d, malformed %d, resets sent %d received %d, timeouts %d, fast retransmits %d\n",
 		nc.ChecksumErrors, nc.InvalidSegments, nc.L4Malformed+nc.IPMalformed, nc.ResetsSent, nc.ResetsReceived, nc.Timeouts, nc.FastRetransmits)
 	for _, f := range r.Captures {
@@ -356,4 +360,29 @@ func printSummary(w io.Writer, rep demoReport) {
 		fmt.Fprintf(w, "%-22s %-9s %10d %8.3fs %7.1f Mb/s %8d  %s %s %s\n", r.Name, res, r.BytesReceived, r.DurationS, r.GoodputMbps, r.Retransmissions, short(r.SHA256Sent), eq, short(r.SHA256Received))
 	}
 	fmt.Fprintf(w, "seed %d · gVisor %s\n", rep.Seed, rep.GVisorVersion)
+}
+
+// nonZeroCounters lists the counters of v (a struct of uint64 fields, or
+// of such structs) that are not zero, as "Name=N" in field order.
+func nonZeroCounters(v any) string {
+	var parts []string
+	var walk func(reflect.Value)
+	walk = func(rv reflect.Value) {
+		for i := range rv.NumField() {
+			f := rv.Field(i)
+			switch f.Kind() {
+			case reflect.Struct:
+				walk(f)
+			case reflect.Uint64:
+				if f.Uint() != 0 {
+					parts = append(parts, fmt.Sprintf("%s=%d", rv.Type().Field(i).Name, f.Uint()))
+				}
+			}
+		}
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Struct {
+		walk(rv)
+	}
+	return strings.Join(parts, " ")
 }
