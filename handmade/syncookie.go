@@ -92,6 +92,7 @@ func openFromCookie(cfg *Config, ack *Segment, mss uint16, now time.Time) *TCB {
 	t.passive = true
 	t.IRS = ack.SEQ.Add(^uint32(0))
 	t.RCV.NXT = ack.SEQ
+	t.RCV.UP = ack.SEQ
 	t.RCV.edge = t.RCV.NXT.Add(uint32(min(cfg.RecvBuffer, 65535)))
 	t.peerMSS = int(mss)
 	t.sndMSS = max(min(t.peerMSS, cfg.MSS), 1)

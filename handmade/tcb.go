@@ -206,6 +206,7 @@ func (t *TCB) openPassive(seg *Segment, now time.Time) {
 	t.State = SynReceived
 	t.IRS = seg.SEQ
 	t.RCV.NXT = seg.SEQ.Add(1)
+	t.RCV.UP = t.RCV.NXT // no urgent data yet; compared modulo 2^32 from here
 	t.takeSynOptions(seg, true)
 	t.SND.WND = uint32(seg.WND) // RFC 7323 §2.2: the SYN's window is never scaled
 	t.SND.WL1, t.SND.WL2 = seg.SEQ, t.ISS

@@ -49,6 +49,7 @@ func (t *TCB) inSynSent(seg *Segment, now time.Time) {
 	// Fourth check: SYN.
 	t.IRS = seg.SEQ
 	t.RCV.NXT = seg.SEQ.Add(1)
+	t.RCV.UP = t.RCV.NXT // no urgent data yet; compared modulo 2^32 from here
 	// RCV.WND is the window our SYN offered, now that RCV.NXT is known
 	// (RFC 9293 §3.10.7.4 first check: "RCV.NXT =< SEG.SEQ <
 	// RCV.NXT+RCV.WND"); the SYN went out before RCV.NXT was set.

@@ -31,8 +31,8 @@ const (
 )
 
 var (
-	ourAddr  = netip.MustParseAddrPort("192.0.2.1:80")
-	peerAddr = netip.MustParseAddrPort("192.0.2.2:49152")
+	ourAddr  = netip.MustParseAddrPort("198.18.0.2:80")
+	peerAddr = netip.MustParseAddrPort("198.18.0.1:49152")
 	epoch    = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	// handshakeRTT is how long the SYN takes to be answered in every
 	// fixture: one RFC 6298 sample R = 100 ms, so SRTT = 100 ms, RTTVAR =

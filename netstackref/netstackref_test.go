@@ -31,8 +31,8 @@ const (
 )
 
 var (
-	addrA = netip.MustParseAddr("10.0.0.1")
-	addrB = netip.MustParseAddr("10.0.0.2")
+	addrA = netip.MustParseAddr("198.18.0.1")
+	addrB = netip.MustParseAddr("198.18.0.2")
 )
 
 // newStackPair puts stack A on one end of a fake link and stack B on the
@@ -373,7 +373,7 @@ func TestInboundGarbage(t *testing.T) {
 	binary.BigEndian.PutUint16(badLen[2:4], uint16(len(good)+100)) // total length beyond the packet
 	badIHL := append([]byte(nil), good...)
 	badIHL[0] = 0x4f // IHL 60 bytes, more than a 20-byte header holds options for
-	otherDst := tcpPacket(t, addrB, netip.MustParseAddr("10.9.9.9"), 40011, 5003, 1, true, false)
+	otherDst := tcpPacket(t, addrB, netip.MustParseAddr("198.19.9.9"), 40011, 5003, 1, true, false)
 
 	inputs := []struct {
 		name string
