@@ -252,8 +252,15 @@ func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
 		// First check: an incoming RST is ignored.
 		s.counters.ListenDropped++
 	case seg.Flags.Has(ACK):
-		if !seg.Flags.Has(SYN) && len(l.acceptq) < cap(l.acceptq) {
-			if mss, ok := s.isn.checkCookie(seg, now); ok {
+		if !seg.Flags.Has(SYN) {
+			mss, ok := s.isn.checkCookie(seg, now)
+			if ok && len(l.acceptq) >= s.cfg.Backlog {
+				// A full accept queue drops the ACK, as Linux does; the
+				// client's next segment brings the cookie back again.
+				s.counters.ListenOverflows++
+				return
+			}
+			if ok {
 				// RFC 4987 §3.6: a valid cookie came back. The connection
 				// starts established and the segment's data is taken.
 				s.counters.SYNCookiesAccepted++
@@ -275,7 +282,7 @@ func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
 		// a full SYN queue answers with a SYN cookie (RFC 4987 §3.6), so a
 		// flood of half-open connections cannot lock legitimate clients
 		// out, and the memory it costs stays bounded.
-		if len(l.acceptq) >= cap(l.acceptq) {
+		if len(l.acceptq) >= s.cfg.Backlog {
 			s.counters.ListenOverflows++
 			return
 		}
@@ -480,7 +487,11 @@ func (s *Stack) Listen(port uint16) (*Listener, error) {
 	if _, ok := s.listeners[port]; ok || port == 0 {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: addr, Err: fmt.Errorf("port %d already has a listener or is invalid", port)}
 	}
-	l := &Listener{s: s, port: port, acceptq: make(chan *Conn, s.cfg.Backlog), done: make(chan struct{})}
+	// The accept queue holds Backlog connections, and room for every
+	// half-open one besides: a SYN is refused while Backlog are waiting,
+	// so a handshake that completes always finds a place, and no client
+	// that saw its handshake complete is reset for a full queue.
+	l := &Listener{s: s, port: port, acceptq: make(chan *Conn, s.cfg.Backlog+s.cfg.SYNQueue), done: make(chan struct{})}
 	s.listeners[port] = l
 	return l, nil
 }

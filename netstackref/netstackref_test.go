@@ -157,6 +157,9 @@ func TestDialRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "refused") || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial error %q (%T): want connection refused", err, err)
 	}
+	// gVisor counts a RST after it has gone out, so A can see it first:
+	// close B, which waits for its goroutines, before reading its count.
+	b.Close()
 	if got := b.Counters().ResetsSent; got != 1 {
 		t.Errorf("B ResetsSent = %d, want 1", got)
 	}
