@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -189,5 +190,49 @@ func TestStackManyConnections(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("seed 2: not every upload arrived")
 		}
+	}
+}
+
+// TestStackCloseLeavesNoGoroutines: after a transfer, closing both stacks
+// and the wire stops every goroutine they started (reader, writer, timers,
+// the waits of Read and Accept).
+func TestStackCloseLeavesNoGoroutines(t *testing.T) {
+	base := runtime.NumGoroutine()
+	ea, eb := wire.Pipe(wire.PipeConfig{})
+	a, _ := NewStack(ea, addrA.Addr(), Config{})
+	b, _ := NewStack(eb, addrB.Addr(), Config{})
+	ln, _ := b.Listen(addrB.Port())
+	blocked := make(chan error, 2)
+	accepted := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		close(accepted)
+		for err == nil {
+			_, err = c.Read(make([]byte, 10)) // "hello", then blocks until the stacks close
+		}
+		blocked <- err
+	}()
+	c, err := a.Dial(context.Background(), addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-accepted
+	go func() { _, err := ln.Accept(); blocked <- err }() // never gets one
+	c.Write([]byte("hello"))
+	a.Close()
+	b.Close()
+	ea.Close()
+	for range 2 {
+		if err := <-blocked; err == nil {
+			t.Error("a blocked Read or Accept returned no error when its stack closed")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines left over, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
