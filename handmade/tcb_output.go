@@ -10,6 +10,11 @@ func (t *TCB) Output(now time.Time, seg *Segment, buf []byte) bool {
 	if r := t.rst; r != nil {
 		t.rst = nil
 		seg.SEQ, seg.ACK, seg.Flags = r.SEQ, r.ACK, r.Flags
+		if t.tsOn {
+			// RFC 7323 §3.2: once negotiated, TSopt "SHOULD be sent in an
+			// <RST> segment".
+			seg.Options.HasTimestamps, seg.Options.TSVal, seg.Options.TSEcr = true, t.tsNow(now), t.tsRecent
+		}
 		t.Counters.ResetsSent++
 		t.count(seg)
 		return true

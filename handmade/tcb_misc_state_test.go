@@ -25,3 +25,20 @@ func TestEstablished_URG_DataInlineNoStall(t *testing.T) {
 		t.Errorf("Urgent=%d RCV.UP=%d, want 1 and %d (RFC 9293 §3.10.7.4 sixth check: RCV.UP = max(RCV.UP, SEG.UP))", h.Counters.Urgent, h.RCV.UP, h.rcv.Add(10))
 	}
 }
+
+// TestEstablished_AbortWithTimestamps_RSTCarriesTSopt: RFC 7323 §3.2,
+// "TSopt ... SHOULD be sent in an <RST> segment", and ABORT sends
+// <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5).
+func TestEstablished_AbortWithTimestamps_RSTCarriesTSopt(t *testing.T) {
+	cfg := exactCfg()
+	cfg.DisableTimestamps = false
+	h := established(t, cfg)
+	h.Abort(h.now)
+	var seg Segment
+	if !h.Output(h.now, &seg, h.buf) {
+		t.Fatal("ABORT sent nothing")
+	}
+	if seg.Flags != RST || seg.SEQ != h.snd || !seg.Options.HasTimestamps || seg.Options.TSEcr != h.peerTS {
+		t.Errorf("got %v with options %+v, want RST seq=%d carrying TSval and TSecr=%d", &seg, seg.Options, h.snd, h.peerTS)
+	}
+}
