@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tcplab/netns"
 	"tcplab/wire"
 
 	"github.com/songgao/water"
@@ -248,7 +249,7 @@ func TestReadPacketUnblocks(t *testing.T) {
 // It runs only without that capability (for example: go test -c, then
 // setpriv --reuid=65534 --regid=65534 --clear-groups ./tun.test).
 func TestOpenUnprivileged(t *testing.T) {
-	if hasCaps(capNetAdmin) {
+	if netns.HasCaps(netns.CapNetAdmin) {
 		t.Skip("needs a process without CAP_NET_ADMIN (a non-root user, or setpriv --bounding-set=-net_admin)")
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
