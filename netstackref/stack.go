@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -292,4 +293,36 @@ func (s *Stack) Close() error {
 		s.st.Destroy() // Close + Wait: aborts endpoints, stops workers, removes the NIC (closing the channel endpoint)
 	})
 	return nil
+}
+
+// WaitFINsAcked waits until no connection of the stack has a FIN
+// unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): a FIN from a closed
+// net.Conn is sent by gVisor's own goroutines after Close returns, and
+// closing the stack before it is acknowledged would leave the peer
+// waiting for it. It polls every few milliseconds (gVisor has no event
+// for it) and returns ctx.Err() if ctx ends first.
+func (s *Stack) WaitFINsAcked(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		pending := false
+		for _, ep := range s.st.RegisteredEndpoints() {
+			te, ok := ep.(interface{ State() uint32 })
+			if !ok {
+				continue
+			}
+			switch tcp.EndpointState(te.State()) {
+			case tcp.StateFinWait1, tcp.StateClosing, tcp.StateLastAck:
+				pending = true
+			}
+		}
+		if !pending {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tcplab/handmade"
+	"tcplab/netstackref"
+	"tcplab/wire"
+)
+
+// Stack names of the CLI.
+const (
+	stackHandmade = "handmade"
+	stackNetstack = "netstack"
+	stackLinux    = "linux"
+)
+
+// endpoint is one TCP stack the client and server commands drive:
+// handmade or netstack on a link, or the Linux kernel's sockets.
+type endpoint struct {
+	name   string
+	addr   netip.Addr // the stack's own address; invalid for linux: the kernel picks
+	dial   func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
+	listen func(port uint16) (net.Listener, error)
+	close  func() error
+	// retransmissions reports c's retransmitted segments; stackWide is
+	// true when the stack only counts for all its connections together.
+	retransmissions func(c net.Conn) (n uint64, stackWide bool)
+	// state names c's TCP state for error messages; "" when unknown.
+	state func(c net.Conn) string
+}
+
+// newEndpoint starts stack name at addr on l (nil for linux).
+func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trace) (*endpoint, error) {
+	switch name {
+	case stackHandmade:
+		s, err := handmade.NewStack(l, addr, handmade.Config{Trace: trace})
+		if err != nil {
+			return nil, err
+		}
+		return &endpoint{
+			name: name, addr: addr,
+			dial: func(ctx context.Context, to netip.AddrPort) (net.Conn, error) {
+				c, err := s.Dial(ctx, to)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
+			listen: func(p uint16) (net.Listener, error) {
+				ln, err := s.Listen(p)
+				if err != nil {
+					return nil, err
+				}
+				return ln, nil
+			},
+			close: s.Close,
+			retransmissions: func(c net.Conn) (uint64, bool) {
+				if hc, ok := c.(*handmade.Conn); ok {
+					return hc.Info().Counters.Retransmissions, false
+				}
+				return 0, false
+			},
+			state: func(c net.Conn) string {
+				if hc, ok := c.(*handmade.Conn); ok {
+					return hc.Info().State.String()
+				}
+				return ""
+			},
+		}, nil
+	case stackNetstack:
+		s, err := netstackref.New(l, addr, netstackref.DefaultOptions())
+		if err != nil {
+			return nil, err
+		}
+		return &endpoint{
+			name: name, addr: addr, dial: s.Dial, listen: s.Listen,
+			close: func() error {
+				// gVisor sends the FIN of a closed conn on its own time:
+				// let it be acknowledged before the stack goes.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				s.WaitFINsAcked(ctx)
+				return s.Close()
+			},
+			retransmissions: func(net.Conn) (uint64, bool) { return s.Counters().Retransmits, true },
+			state:           func(net.Conn) string { return "" },
+		}, nil
+	case stackLinux:
+		return linuxEndpoint(addr), nil
+	}
+	return nil, fmt.Errorf("--stack %q: want %s, %s or %s", name, stackHandmade, stackNetstack, stackLinux)
+}
+
+// linuxEndpoint is the kernel's TCP through ordinary sockets. A listener
+// binds with IP_FREEBIND, so it can wait on an address that appears only
+// when the client's TUN device comes up.
+func linuxEndpoint(addr netip.Addr) *endpoint {
+	return &endpoint{
+		name: stackLinux, addr: addr,
+		dial: func(ctx context.Context, to netip.AddrPort) (net.Conn, error) {
+			var d net.Dialer
+			if addr.IsValid() {
+				d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0))
+			}
+			return d.DialContext(ctx, "tcp4", to.String())
+		},
+		listen: func(p uint16) (net.Listener, error) {
+			lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				if err := rc.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1)
+				}); err != nil {
+					return err
+				}
+				return serr
+			}}
+			host := "0.0.0.0"
+			if addr.IsValid() {
+				host = addr.String()
+			}
+			ln, err := lc.Listen(context.Background(), "tcp4", net.JoinHostPort(host, fmt.Sprint(p)))
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%w: port %d on %s already has a listener (another tcplab server? see: ss -ltnp 'sport = :%d')", err, p, host, p)
+			}
+			return ln, err
+		},
+		close: func() error { return nil },
+		retransmissions: func(c net.Conn) (uint64, bool) {
+			info := linuxTCPInfo(c)
+			if info == nil {
+				return 0, false
+			}
+			return uint64(info.Total_retrans), false
+		},
+		state: func(c net.Conn) string {
+			if info := linuxTCPInfo(c); info != nil {
+				return linuxStateName(info.State)
+			}
+			return ""
+		},
+	}
+}
+
+func linuxTCPInfo(c net.Conn) *unix.TCPInfo {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var info *unix.TCPInfo
+	rc.Control(func(fd uintptr) {
+		info, _ = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	})
+	return info
+}
+
+// linuxStateName names the kernel's TCP states (include/net/tcp_states.h)
+// the way RFC 9293 does.
+func linuxStateName(s uint8) string {
+	names := [...]string{1: "ESTABLISHED", "SYN-SENT", "SYN-RECEIVED", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT", "CLOSED", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING"}
+	if int(s) < len(names) && names[s] != "" {
+		return names[s]
+	}
+	return fmt.Sprintf("state %d", s)
+}
