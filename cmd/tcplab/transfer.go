@@ -17,11 +17,11 @@ import (
 
 // transferResult is one upload, seen from the side that reports it.
 type transferResult struct {
-	Local           string  `json:"local"`
-	Peer            string  `json:"peer"`
-	Bytes           int64   `json:"bytes"`
-	SHA256          string  `json:"sha256"`
-	Retransmissions uint64  `json:"retransmissions"`
+	Local           string `json:"local"`
+	Peer            string `json:"peer"`
+	Bytes           int64  `json:"bytes"`
+	SHA256          string `json:"sha256"`
+	Retransmissions uint64 `json:"retransmissions"`
 	// RetransmissionsStackWide is set when the stack only counts
 	// retransmissions for all its connections together (netstack).
 	RetransmissionsStackWide bool    `json:"retransmissions_stack_wide,omitempty"`
