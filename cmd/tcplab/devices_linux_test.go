@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -312,4 +314,71 @@ func freebindListener(t *testing.T, a netip.AddrPort) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// The server takes three uploads at once, saves each, and reports each
+// with the digest of what its client sent.
+func TestServerTakesUploadsAtOnce(t *testing.T) {
+	requireRoot(t)
+	for _, stack := range []string{stackHandmade, stackNetstack} {
+		t.Run(stack, func(t *testing.T) {
+			kernel, addr := testSubnet(t)
+			dev := netns.DevName("tlm")
+			dir := t.TempDir()
+			srv := startTCPLab(t, "server", "--json", "--stack", stack, "--link", "tun:"+dev, "--kernel-addr", kernel.String(),
+				"--addr", addr.String(), "--count", "3", "--save-dir", dir)
+			srv.waitLine(t, "listening on")
+			sums := map[string]string{} // client address -> digest sent
+			var conns []*net.TCPConn
+			var payloads [][]byte
+			for i := range 3 {
+				c, err := net.Dial("tcp4", netip.AddrPortFrom(addr, defaultPort).String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(time.Minute))
+				data := makePayload(int64(1<<20+i*1000), int64(i))
+				sum := sha256.Sum256(data)
+				sums[c.LocalAddr().String()] = hex.EncodeToString(sum[:])
+				conns = append(conns, c.(*net.TCPConn))
+				payloads = append(payloads, data)
+			}
+			upload := func(i int) {
+				t.Helper()
+				c := conns[i]
+				if _, err := c.Write(payloads[i]); err != nil {
+					t.Fatal(err)
+				}
+				c.CloseWrite()
+				if _, err := io.Copy(io.Discard, c); err != nil {
+					t.Fatalf("upload %d: waiting for the server's FIN: %v", i, err)
+				}
+			}
+			// The first connection stays open, unfinished, while the other
+			// two complete: the server does not take uploads one by one.
+			upload(1)
+			upload(2)
+			upload(0)
+			if code := srv.wait(t); code != 0 {
+				t.Fatalf("server exit %d\n%s", code, srv.stderr.String())
+			}
+			var srep serverReport
+			decodeOne(t, srv.stdout.Bytes(), &srep)
+			if !srep.OK || len(srep.Uploads) != 3 {
+				t.Fatalf("report %+v", srep)
+			}
+			for _, u := range srep.Uploads {
+				saved, err := os.ReadFile(u.Saved)
+				if err != nil {
+					t.Fatalf("upload from %s: %v", u.Peer, err)
+				}
+				got := sha256.Sum256(saved)
+				if want := sums[u.Peer]; want == "" || u.SHA256 != want || hex.EncodeToString(got[:]) != want {
+					t.Errorf("upload from %s: reported %s, saved file %x, client sent %s", u.Peer, u.SHA256, got, want)
+				}
+			}
+			assertNoDevice(t, dev)
+		})
+	}
 }
