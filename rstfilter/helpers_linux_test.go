@@ -22,6 +22,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
@@ -254,10 +255,33 @@ func newPair(t *testing.T) *pair {
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nameA}, PeerName: nameB, PeerNamespace: netlink.NsFd(p.bFd)}
 		if err = netlink.LinkAdd(veth); err != nil {
 			err = fmt.Errorf("veth: %w", err)
-			return
 		}
-		err = configure(nameA, p.aAddr)
-		if err != nil {
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B's end up first, A's last. Bringing up the second end turns the
+	// carrier on, and only that end gets its queue at once; the other end
+	// gets it from the kernel's linkwatch work, some time later, and drops
+	// what it sends until then (an ARP reply lost that way costs a 1 s
+	// retry, a RST the test). So A is brought up last, and newPair returns
+	// when the kernel reports B's end operationally up, which it does after
+	// giving it its queue.
+	p.b.Do(func() { err = configure(nameB, p.bAddr, p.bOther) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events *nl.NetlinkSocket
+	p.b.Do(func() { events, err = nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	if err := events.SetReceiveTimeout(&unix.Timeval{Sec: 10}); err != nil {
+		t.Fatal(err)
+	}
+	p.a.Do(func() {
+		if err = configure(nameA, p.aAddr); err != nil {
 			return
 		}
 		var c net.PacketConn
@@ -272,11 +296,29 @@ func newPair(t *testing.T) *pair {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.raw.Close() })
-	p.b.Do(func() { err = configure(nameB, p.bAddr, p.bOther) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitOperUp(t, events, nameB)
 	return p
+}
+
+// waitOperUp reads link events until one says the device is up.
+func waitOperUp(t *testing.T, events *nl.NetlinkSocket, name string) {
+	t.Helper()
+	for {
+		msgs, _, err := events.Receive()
+		if err != nil {
+			t.Fatalf("waiting for %s to be operationally up: %v", name, err)
+		}
+		for _, m := range msgs {
+			if m.Header.Type != unix.RTM_NEWLINK {
+				continue
+			}
+			h := unix.NlMsghdr(m.Header)
+			l, err := netlink.LinkDeserialize(&h, m.Data)
+			if err == nil && l.Attrs().Name == name && l.Attrs().OperState == netlink.OperUp {
+				return
+			}
+		}
+	}
 }
 
 // configure gives the device the addresses (/24) and brings it up. It
