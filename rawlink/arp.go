@@ -302,6 +302,14 @@ func (l *Link) inputARP(b []byte, now time.Time) {
 	// Only sender addresses that can be a next hop are learnt: not
 	// 0.0.0.0 (an RFC 5227 probe), not a group hardware address.
 	learnable := p.sha.unicast() && unicastIPv4(spa)
+	if tpa == l.addr {
+		// Counted before what they cause (a reply sends the queue).
+		if p.op == arpOpReply {
+			l.cnt.arpRepliesReceived.Add(1)
+		} else {
+			l.cnt.arpRequestsReceived.Add(1)
+		}
+	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -323,12 +331,10 @@ func (l *Link) inputARP(b []byte, now time.Time) {
 	if learnable && !merged {
 		l.learnLocked(spa, p.sha, true, now)
 	}
-	if p.op == arpOpReply {
-		l.cnt.arpRepliesReceived.Add(1)
+	// ?Is the opcode ares_op$REQUEST? (NOW look at the opcode!!)
+	if p.op != arpOpRequest {
 		return
 	}
-	// ?Is the opcode ares_op$REQUEST? (NOW look at the opcode!!)
-	l.cnt.arpRequestsReceived.Add(1)
 	if l.hostOwns || !p.sha.unicast() {
 		// The kernel owns the address and answers itself; or the
 		// request names no station to answer to.
