@@ -170,23 +170,32 @@ func TestUserspaceUpload(t *testing.T) {
 	}
 }
 
-// TestKernelUpload: a Linux socket in a's namespace uploads to the
-// handmade server on a rawlink in b's, at b's own userspace address: the
+// TestKernelUpload: a Linux socket in a's namespace uploads to a
+// userspace server on a rawlink in b's, at b's own userspace address: the
 // kernel resolves it with ARP, and the rawlink answers. With the kernel's
 // offloads off it sends MTU-sized segments with full checksums; with TSO,
 // GSO and TX checksumming on, veth hands b 64 KiB frames whose checksums
-// are partial, which the link completes and delivers.
+// are partial, which the link completes and delivers (to handmade, as
+// asked, and to netstackref, which must cope with them too).
 func TestKernelUpload(t *testing.T) {
-	for i, offloads := range []bool{false, true} {
+	for i, tc := range []struct {
+		stack    string
+		server   func(*testing.T, *Link, netip.Addr) userStack
+		offloads bool
+	}{
+		{"handmade", newHandmade, false},
+		{"handmade", newHandmade, true},
+		{"netstackref", newNetstack, true},
+	} {
 		name := "offloads_off"
-		if offloads {
+		if tc.offloads {
 			name = "offloads_on"
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.stack+"/"+name, func(t *testing.T) {
 			a, b := twoHosts(t)
-			a.kernelOffloads(t, offloads)
+			a.kernelOffloads(t, tc.offloads)
 			lb := b.open(t, Config{Addr: b.user})
-			srv := newHandmade(t, lb, b.user)
+			srv := tc.server(t, lb, b.user)
 			ln, err := srv.listen(5001)
 			if err != nil {
 				t.Fatal(err)
@@ -205,17 +214,17 @@ func TestKernelUpload(t *testing.T) {
 			}, byte(10+i))
 			st := lb.Stats()
 			t.Logf("link b: %+v", st)
-			t.Logf("handmade server: %s", srv.stats())
+			t.Logf("%s server: %s", srv.name, srv.stats())
 			if st.ARPRequestsAnswered == 0 {
 				t.Error("the kernel reached b's address without the link answering ARP")
 			}
 			if st.Malformed != 0 || st.Truncated != 0 {
 				t.Errorf("%d malformed, %d truncated frames", st.Malformed, st.Truncated)
 			}
-			if offloads && (st.Oversize == 0 || st.ChecksumsCompleted == 0) {
+			if tc.offloads && (st.Oversize == 0 || st.ChecksumsCompleted == 0) {
 				t.Errorf("with the kernel's offloads on: %d oversize frames, %d checksums completed; want some of each", st.Oversize, st.ChecksumsCompleted)
 			}
-			if !offloads && (st.Oversize != 0 || st.ChecksumsCompleted != 0) {
+			if !tc.offloads && (st.Oversize != 0 || st.ChecksumsCompleted != 0) {
 				t.Errorf("with the kernel's offloads off: %d oversize frames, %d checksums completed; want none", st.Oversize, st.ChecksumsCompleted)
 			}
 		})
