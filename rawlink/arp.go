@@ -138,8 +138,8 @@ type neighbor struct {
 
 // resolveLocked returns the hardware address of next hop nh for a frame
 // about to be sent, or, while it is unknown, keeps a copy of the frame and
-// starts or continues the resolution. It may send
-// an ARP request itself. l.mu is held.
+// starts or continues the resolution; it may send an ARP request itself.
+// l.mu is held.
 func (l *Link) resolveLocked(nh netip.Addr, frame []byte, now time.Time) (hwAddr, bool) {
 	n := l.neigh[nh]
 	if n != nil && n.known {

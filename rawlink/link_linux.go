@@ -180,8 +180,8 @@ func Open(cfg Config) (_ *Link, err error) {
 
 	s.f = os.NewFile(uintptr(fd), "rawlink:"+name) // pollable: fd is non-blocking
 	if s.rc, err = s.f.SyscallConn(); err != nil {
-		s.f.Close()
 		s.runRestore(fd, l)
+		s.f.Close()
 		fd = -1
 		return nil, fmt.Errorf("rawlink: %w", err)
 	}
@@ -335,11 +335,17 @@ func (s *sysLink) tx(l *Link) func(ctx context.Context, frame []byte, wait bool)
 			serr = sendto(fd, frame, sa)
 			return true
 		})
-		if serr == unix.EAGAIN && wait && werr == nil {
-			// The send buffer is full: wait in the poller for room,
-			// one writer at a time, so that a cancelled ctx can
-			// expire the file's write deadline without waking anyone
-			// else's write.
+		// Busy: the send buffer is full, or a writer waiting below
+		// has just expired the file's write deadline for its own
+		// cancelled ctx (ours is not waiting yet).
+		busy := serr == unix.EAGAIN || werr != nil && errors.Is(werr, os.ErrDeadlineExceeded)
+		if busy && !wait {
+			return errWouldBlock
+		}
+		if busy {
+			// Wait in the poller for room, one writer at a time, so
+			// that a cancelled ctx can expire the file's write
+			// deadline without failing anyone else's write.
 			select {
 			case s.wsem <- struct{}{}:
 			case <-ctx.Done():

@@ -326,3 +326,112 @@ func TestOpenWithoutCapNetRaw(t *testing.T) {
 		t.Errorf("Open without CAP_NET_RAW: %v; want it to contain %q", err, want)
 	}
 }
+
+// TestWriteBackpressure: with a slow qdisc (tbf, 80 kbit/s) and the
+// smallest send buffer, WritePacket blocks until there is room instead of
+// dropping; a write blocked past its ctx returns the ctx's error at once;
+// Close unblocks a blocked write.
+func TestWriteBackpressure(t *testing.T) {
+	a, _ := twoHosts(t)
+	l := a.open(t, Config{Addr: a.user})
+	var err error
+	a.do(func() {
+		var link netlink.Link
+		if link, err = netlink.LinkByName(ifName); err != nil {
+			return
+		}
+		const rate, burst = 10000, 3000 // octets/s, octets
+		err = netlink.QdiscAdd(&netlink.Tbf{
+			QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
+			Rate:       rate,
+			Limit:      1 << 20,
+			Buffer:     uint32(1e6 * burst / rate * 15.625), // psched ticks: 64 ns each
+		})
+	})
+	if err != nil {
+		t.Skipf("no tbf qdisc here: %v", err)
+	}
+	l.sys.rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// To the directed broadcast address: no ARP involved.
+	bcast := a.kernel.As4()
+	bcast[3] = 255
+	p := udpPacket(a.user, netip.AddrFrom4(bcast), 1372) // 1400 octets: 1414 on the wire, 141 ms at 10000 octets/s
+
+	start := time.Now()
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for range 4 {
+				if err := l.WritePacket(t.Context(), p); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatalf("WritePacket: %v", err)
+		}
+	}
+	el := time.Since(start)
+	st := l.Stats()
+	t.Logf("8 writes in %v; %+v", el, st)
+	if st.FramesOut != 8 || st.TxDrops != 0 {
+		t.Errorf("%d frames out, %d dropped; want 8, 0: writes must wait, not drop", st.FramesOut, st.TxDrops)
+	}
+	// A burst of 3000 octets and the send buffer take a few at once;
+	// the rest go at 141 ms each.
+	if el < 250*time.Millisecond {
+		t.Errorf("8 writes of 1414 octets at 10000 octets/s took %v: they did not wait", el)
+	}
+
+	// The buffer stays full: a write with a short deadline times out.
+	timedOut := false
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		start := time.Now()
+		err := l.WritePacket(ctx, p)
+		cancel()
+		if el := time.Since(start); el > 120*time.Millisecond {
+			t.Errorf("WritePacket with a 30 ms ctx returned after %v (%v)", el, err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			timedOut = true
+			break
+		}
+		if err != nil {
+			t.Fatalf("WritePacket: %v", err)
+		}
+	}
+	if !timedOut {
+		t.Error("no write waited past its 30 ms deadline, with 141 ms per frame")
+	}
+
+	// A write blocked on the full buffer returns when the link closes.
+	go func() {
+		var err error
+		for err == nil {
+			err = l.WritePacket(context.Background(), p)
+		}
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	closed := time.Now()
+	l.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("blocked write after Close: %v; want net.ErrClosed", err)
+		}
+		if el := time.Since(closed); el > 100*time.Millisecond {
+			t.Errorf("blocked write returned %v after Close", el)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("blocked write still blocked 5 s after Close")
+	}
+}
