@@ -213,11 +213,9 @@ func (l *Link) arpTickLocked(now time.Time) time.Time {
 			// them again.
 			l.dropQueueLocked(n)
 			if n.tries >= arpTries {
-				n.resolving = false
-				if n.known {
-					// The station we knew stopped answering.
-					n.known = false
-				}
+				// Unresolved; or, refreshing, the station we knew
+				// stopped answering: forget it either way.
+				n.resolving, n.known = false, false
 				l.cnt.arpFailures.Add(1)
 				soonest(n.lastReq.Add(arpRetry))
 				continue
@@ -273,8 +271,8 @@ func (l *Link) learnLocked(ip netip.Addr, mac hwAddr, create bool, now time.Time
 	return existed
 }
 
-// inputARP handles an ARP packet received in a frame from src, following
-// RFC 826's "Packet Reception" algorithm.
+// inputARP handles a received ARP packet (b may carry Ethernet padding),
+// following RFC 826's "Packet Reception" algorithm.
 func (l *Link) inputARP(b []byte, now time.Time) {
 	p, err := parseARP(b)
 	if err != nil {
