@@ -288,6 +288,7 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("%s: Open succeeded", tc.name)
 			continue
 		}
+		t.Logf("%s: %v", tc.name, err)
 		for _, w := range tc.want {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: %v; want it to mention %q", tc.name, err, w)
@@ -321,6 +322,7 @@ func TestOpenWithoutCapNetRaw(t *testing.T) {
 		l.Close()
 		t.Fatal("Open succeeded without CAP_NET_RAW")
 	}
+	t.Log(err)
 	want := "AF_PACKET needs CAP_NET_RAW: run as root or setcap cap_net_raw,cap_net_admin+ep"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("Open without CAP_NET_RAW: %v; want it to contain %q", err, want)
