@@ -431,14 +431,25 @@ func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, error) {
 // Dial opens a connection to remote (RFC 9293 §3.10.1, active OPEN) and
 // waits for the handshake, ctx's end or the connection's failure.
 func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (*Conn, error) {
+	return s.DialFrom(ctx, 0, remote)
+}
+
+// DialFrom is Dial from local port port; 0 picks an ephemeral one. A
+// caller that must know the port before the SYN goes out (to filter the
+// host kernel's RSTs for it) chooses it here.
+func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort) (*Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: net.ErrClosed}
 	}
-	port, err := s.ephemeralPort(remote)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: err}
+	if port == 0 {
+		var err error
+		if port, err = s.ephemeralPort(remote); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: err}
+		}
+	} else if _, used := s.conns[fourTuple{netip.AddrPortFrom(s.addr, port), remote}]; used {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: fmt.Errorf("handmade: local port %d already has a connection to %v", port, remote)}
 	}
 	now := s.clock.Now()
 	local := netip.AddrPortFrom(s.addr, port)

@@ -224,6 +224,12 @@ func (s *Stack) Listen(port uint16) (net.Listener, error) {
 // ENETUNREACH/EHOSTUNREACH, like the Go net package; a cancelled or expired
 // ctx is returned wrapping ctx.Err().
 func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
+	return s.DialFrom(ctx, 0, remote)
+}
+
+// DialFrom is Dial from local port port (bound before the SYN); 0 lets
+// gVisor pick one.
+func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort) (net.Conn, error) {
 	raddr := net.TCPAddrFromAddrPort(remote)
 	opErr := func(err error) error {
 		return &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
@@ -243,6 +249,12 @@ func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (net.Conn, erro
 	wq.EventRegister(&we)
 	defer wq.EventUnregister(&we)
 
+	if port != 0 {
+		if terr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: s.addr, Port: port}); terr != nil {
+			ep.Close()
+			return nil, opErr(fmt.Errorf("netstackref: binding local port %d: %s", port, terr))
+		}
+	}
 	terr = ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port()})
 	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
 		select {

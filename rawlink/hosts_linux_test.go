@@ -4,16 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
-	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"tcplab/netns"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,82 +48,11 @@ func twoHosts(t *testing.T) (a, b host) {
 	b = host{ns: nsB, kernel: at(2), user: at(12)}
 
 	start := time.Now()
-	nameA, nameB := netns.DevName("rla"), netns.DevName("rlb")
-	fdB, err := nsB.Fd()
-	if err != nil {
-		t.Fatalf("opening b's namespace: %v", err)
+	if err := netns.Veth(nsA, nsB, ifName, netip.PrefixFrom(a.kernel, 24), netip.PrefixFrom(b.kernel, 24)); err != nil {
+		t.Fatal(err)
 	}
-	nsA.Do(func() {
-		err = netlink.LinkAdd(&netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: nameA},
-			PeerName:      nameB,
-			PeerNamespace: netlink.NsFd(fdB),
-		})
-	})
-	syscall.Close(fdB)
-	if err != nil {
-		t.Fatalf("creating veth %s/%s: %v", nameA, nameB, err)
-	}
-	for _, s := range []struct {
-		h    host
-		name string
-	}{{a, nameA}, {b, nameB}} {
-		s.h.do(func() { err = configure(s.name, netip.PrefixFrom(s.h.kernel, 24)) })
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Wait for carrier on both ends (the kernel raises it
-	// asynchronously), as on a cabled host.
-	for _, h := range []host{a, b} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			var up bool
-			h.do(func() {
-				if ifi, err := net.InterfaceByName(ifName); err == nil {
-					up = ifi.Flags&net.FlagRunning != 0
-				}
-			})
-			if up {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s in %v's namespace: no carrier after 5 s", ifName, h.kernel)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	t.Logf("veth %s (a, %v) <-> %s (b, %v), both renamed %s; carrier after %v", nameA, a.kernel, nameB, b.kernel, ifName, time.Since(start).Round(time.Millisecond))
+	t.Logf("veth (a, %v) <-> (b, %v), both named %s; carrier after %v", a.kernel, b.kernel, ifName, time.Since(start).Round(time.Millisecond))
 	return a, b
-}
-
-// configure renames the device to ens224, gives the kernel its address,
-// switches IPv6 and forwarding off (inside the test's namespace only) and
-// brings it up. It runs on a namespace thread.
-func configure(dev string, kernel netip.Prefix) error {
-	l, err := netlink.LinkByName(dev)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetName(l, ifName); err != nil {
-		return fmt.Errorf("renaming %s to %s: %w", dev, ifName, err)
-	}
-	if l, err = netlink.LinkByName(ifName); err != nil {
-		return err
-	}
-	k := kernel.Addr().As4()
-	if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(k[:]), Mask: net.CIDRMask(kernel.Bits(), 32)}}); err != nil {
-		return fmt.Errorf("adding %v: %w", kernel, err)
-	}
-	for _, f := range []string{"/proc/sys/net/ipv6/conf/" + ifName + "/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"} {
-		if err := os.WriteFile(f, []byte("1"), 0); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0"), 0); err != nil {
-		return err
-	}
-	return netlink.LinkSetUp(l)
 }
 
 // open opens a Link on the host's namespace thread (the socket stays in

@@ -24,19 +24,19 @@ func endpointFlags(role string) []cli.Flag {
 	if role == "client" {
 		defAddr, defKernel = "198.18.1.2", clientTUNKernel.String()
 	}
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "stack", Value: stackHandmade, Usage: "which TCP: handmade, netstack or linux (the kernel's sockets)"},
 		&cli.StringFlag{Name: "link", Value: "tun", Usage: "mem, tun, tun:NAME or iface:NAME (not for --stack linux: the kernel uses its own routes)"},
 		&cli.StringFlag{Name: "addr", Usage: "the stack's own IPv4 address", DefaultText: defAddr + " on tun, 198.18.0.x on mem; linux: " + map[string]string{"server": "198.18.1.1", "client": "the kernel's choice"}[role]},
 		&cli.StringFlag{Name: "kernel-addr", Value: defKernel, Usage: "tun: the kernel side's address and prefix on the TUN device"},
-		&cli.IntFlag{Name: "mtu", Value: 1500, Usage: "tun: device MTU"},
+		&cli.IntFlag{Name: "mtu", Usage: "MTU of the link, IP header included", DefaultText: "1500 on tun, the interface's on iface"},
 		&cli.StringFlag{Name: "profile", Value: "full", Usage: "handmade: full (RFC 9293 TCP) or seed (the article's stop-and-wait flow)"},
 		&cli.StringFlag{Name: "pcap-dir", Usage: "write a capture of the link into `DIR` (handmade and netstack; for linux use tcpdump on the peer's device)"},
 		&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document and nothing else; narration and progress go to stderr"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "narrate every data segment and ACK, not just the first"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no narration and no progress, only the results"},
 		&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "give up on a transfer after this long"},
-	}
+	}, ifaceFlags()...)
 }
 
 func clientCommand() *cli.Command {
@@ -223,9 +223,10 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 
 	// The link and the stack on it.
 	var (
-		link    *openedLink
-		addr    netip.Addr
-		peerRes chan transferResult
+		link      *openedLink
+		addr      netip.Addr
+		localPort uint16 // 0: the stack picks
+		peerRes   chan transferResult
 	)
 	switch spec.Kind {
 	case "kernel":
@@ -285,7 +286,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 			return err
 		}
 	case "iface":
-		if link, addr, err = openIface(c, spec, server.Addr(), o); err != nil {
+		if link, addr, localPort, err = openIface(c, spec, 0, o); err != nil {
 			return err
 		}
 		defer link.Close()
@@ -319,7 +320,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 	}
 	defer ep.close()
 	dctx, dcancel := context.WithTimeout(ctx, c.Duration("connect-timeout"))
-	conn, err := ep.dial(dctx, server)
+	conn, err := ep.dial(dctx, localPort, server)
 	dcancel()
 	if err != nil {
 		return dialError(ctx, err, ep, server.String(), c.Duration("connect-timeout"))

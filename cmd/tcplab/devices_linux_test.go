@@ -72,6 +72,13 @@ type proc struct {
 // startTCPLab starts tcplab with args; Cleanup kills it if still running.
 func startTCPLab(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startTCPLabIn(t, nil, args...)
+}
+
+// startTCPLabIn starts tcplab inside ns (nil: this process's namespace):
+// forked from the namespace's thread, the child is born there.
+func startTCPLabIn(t *testing.T, ns *netns.Namespace, args ...string) *proc {
+	t.Helper()
 	p := &proc{lines: make(chan string, 1000), done: make(chan error, 1)}
 	p.cmd = exec.Command(os.Args[0], args...)
 	p.cmd.Env = append(os.Environ(), "TCPLAB_TEST_RUN_MAIN=1")
@@ -82,7 +89,13 @@ func startTCPLab(t *testing.T, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
+	start := func() { err = p.cmd.Start() }
+	if ns != nil {
+		ns.Do(start)
+	} else {
+		start()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	scanned := make(chan struct{})

@@ -27,8 +27,8 @@ const (
 // handmade or netstack on a link, or the Linux kernel's sockets.
 type endpoint struct {
 	name   string
-	addr   netip.Addr // the stack's own address; invalid for linux: the kernel picks
-	dial   func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
+	addr   netip.Addr                                                                       // the stack's own address; invalid for linux: the kernel picks
+	dial   func(ctx context.Context, localPort uint16, to netip.AddrPort) (net.Conn, error) // localPort 0: any
 	listen func(port uint16) (net.Listener, error)
 	close  func() error
 	// retransmissions reports c's retransmitted segments; stackWide is
@@ -48,8 +48,8 @@ func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trac
 		}
 		return &endpoint{
 			name: name, addr: addr,
-			dial: func(ctx context.Context, to netip.AddrPort) (net.Conn, error) {
-				c, err := s.Dial(ctx, to)
+			dial: func(ctx context.Context, port uint16, to netip.AddrPort) (net.Conn, error) {
+				c, err := s.DialFrom(ctx, port, to)
 				if err != nil {
 					return nil, err
 				}
@@ -82,7 +82,7 @@ func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trac
 			return nil, err
 		}
 		return &endpoint{
-			name: name, addr: addr, dial: s.Dial, listen: s.Listen,
+			name: name, addr: addr, dial: s.DialFrom, listen: s.Listen,
 			close: func() error {
 				// gVisor sends the FIN of a closed conn on its own time:
 				// let it be acknowledged before the stack goes.
@@ -106,10 +106,10 @@ func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trac
 func linuxEndpoint(addr netip.Addr) *endpoint {
 	return &endpoint{
 		name: stackLinux, addr: addr,
-		dial: func(ctx context.Context, to netip.AddrPort) (net.Conn, error) {
+		dial: func(ctx context.Context, port uint16, to netip.AddrPort) (net.Conn, error) {
 			var d net.Dialer
-			if addr.IsValid() {
-				d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0))
+			if addr.IsValid() || port != 0 {
+				d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, port))
 			}
 			return d.DialContext(ctx, "tcp4", to.String())
 		},

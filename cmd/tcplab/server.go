@@ -173,7 +173,7 @@ func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) err
 		}
 		defer link.Close()
 	case "iface":
-		if link, addr, err = openIface(c, spec, netip.Addr{}, o); err != nil {
+		if link, addr, _, err = openIface(c, spec, uint16(port), o); err != nil {
 			return err
 		}
 		defer link.Close()
