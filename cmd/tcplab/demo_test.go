@@ -212,9 +212,17 @@ func TestDemoCapturesOpenCleanInTshark(t *testing.T) {
 			if bad := tsharkBad(t, f); len(bad) != 0 {
 				t.Errorf("%s: tshark finds bad packets on a clean wire: %v", f, bad)
 			}
-			want := r.Wire.ClientToServer.Written + r.Wire.ServerToClient.Written
-			if n := tsharkCount(t, f); uint64(n) != want {
-				t.Errorf("%s holds %d packets, the wire carried %d", f, n, want)
+			// A tap records what its end wrote and what its end read: a
+			// last ACK may still be on the wire, unread, when the run ends,
+			// and a packet written as the wire closes is captured though
+			// the wire refused it (at most one per stack's closing).
+			c2s, s2c := r.Wire.ClientToServer, r.Wire.ServerToClient
+			want := c2s.Written + s2c.Delivered
+			if side == "server" {
+				want = s2c.Written + c2s.Delivered
+			}
+			if n := uint64(tsharkCount(t, f)); n < want || n > want+2 {
+				t.Errorf("%s holds %d packets; its end wrote and read %d (and at most 2 refused as the wire closed)", f, n, want)
 			}
 		}
 	}
