@@ -47,8 +47,9 @@ type Stack struct {
 	link wire.Link
 	addr tcpip.Address
 
-	cancel context.CancelFunc
-	pumps  sync.WaitGroup
+	cancel      context.CancelFunc // stops reading: the inbound pump and the outbound pump's wait
+	cancelWrite context.CancelFunc // stops a write to the link in progress
+	pumps       sync.WaitGroup
 
 	closeOnce sync.Once
 
@@ -132,9 +133,11 @@ func New(l wire.Link, addr netip.Addr, opt Options) (*Stack, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	var wctx context.Context
+	wctx, s.cancelWrite = context.WithCancel(context.Background())
 	s.pumps.Add(2)
 	go s.inbound(ctx)
-	go s.outbound(ctx)
+	go s.outbound(ctx, wctx)
 	return s, nil
 }
 
@@ -187,7 +190,7 @@ func (s *Stack) inbound(ctx context.Context) {
 
 // outbound writes the stack's packets to the link, one at a time, blocking
 // in WritePacket while the link applies backpressure.
-func (s *Stack) outbound(ctx context.Context) {
+func (s *Stack) outbound(ctx, wctx context.Context) {
 	defer s.pumps.Done()
 	b := make([]byte, 0, readBufLen)
 	for {
@@ -200,8 +203,8 @@ func (s *Stack) outbound(ctx context.Context) {
 			b = append(b, v...)
 		}
 		pkt.DecRef()
-		if err := s.link.WritePacket(ctx, b); err != nil {
-			if ctx.Err() != nil {
+		if err := s.link.WritePacket(wctx, b); err != nil {
+			if wctx.Err() != nil {
 				return
 			}
 			s.writeFailures.Add(1)
@@ -295,14 +298,31 @@ func connectError(err tcpip.Error) error {
 	return os.NewSyscallError("connect", errno)
 }
 
-// Close stops the pumps and the stack: every endpoint is aborted and all of
+// Close stops the stack. What gVisor has queued for the link goes out
+// first (a last ACK to a peer's FIN included: without it the peer
+// retransmits its FIN into a stack that is gone, and a host kernel sharing
+// the address answers with a RST), unless the link pushes back for more
+// than a second. Then the pumps stop and every endpoint is aborted without
+// reaching the link: no RST goes out (gVisor would send one even from
+// TIME-WAIT), so close connections first to end them on the wire. All of
 // gVisor's goroutines have exited when it returns. It does not close the
 // link. It is safe to call more than once.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
-		s.cancel()
+		deadline := time.Now().Add(time.Second)
+		for s.ep.NumQueued() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		s.cancel() // the outbound pump finishes the write in progress
+		done := make(chan struct{})
+		go func() { s.pumps.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Until(deadline)):
+		}
+		s.cancelWrite()
 		s.pumps.Wait()
-		s.st.Destroy() // Close + Wait: aborts endpoints, stops workers, removes the NIC (closing the channel endpoint)
+		s.st.Destroy() // Close + Wait: aborts endpoints, stops workers, removes the NIC
 	})
 	return nil
 }
