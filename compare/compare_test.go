@@ -131,6 +131,12 @@ func TestScenarioCatalogue(t *testing.T) {
 	if got, err := Select(all, `^RS-0[12]`); err != nil || len(got) != 3 {
 		t.Errorf("Select RS-01/02: %d scenarios, %v", len(got), err)
 	}
+	if got, _ := Select(all, `^HS-04$`); len(got) != 1 {
+		t.Errorf("Select ^HS-04$: %d scenarios", len(got))
+	}
+	if got, _ := Select(all, `challenge ACK`); len(got) < 2 {
+		t.Errorf("Select by title: %d scenarios", len(got))
+	}
 	if _, err := Select(all, "("); err == nil {
 		t.Error("Select accepted a bad pattern")
 	}
@@ -217,6 +223,9 @@ func TestPcapDir(t *testing.T) {
 	m, err := Run(context.Background(), sel, Backends(), RunOptions{PcapDir: dir, Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(m.Scenarios) != 2 {
+		t.Fatalf("%d scenarios ran, want 2", len(m.Scenarios))
 	}
 	for _, row := range m.Scenarios {
 		for stack, r := range row.Results {
@@ -305,5 +314,13 @@ func TestLookupBackends(t *testing.T) {
 	}
 	if bs, _ := LookupBackends(nil); len(bs) != 2 {
 		t.Fatalf("all backends: %d", len(bs))
+	}
+	sel, _ := Select(Scenarios(), `^HS-01a$`)
+	m, err := Run(context.Background(), sel, Backends(), RunOptions{Stacks: []string{"netstack"}})
+	if err != nil || len(m.Stacks) != 1 || m.Stacks[0] != "netstack" || m.Scenarios[0].Results["netstack"].Verdict != Pass {
+		t.Fatalf("Run with Stacks [netstack]: %v, %+v", err, m)
+	}
+	if _, err := Run(context.Background(), sel, Backends(), RunOptions{Stacks: []string{"linux"}}); err == nil {
+		t.Fatal("Run with an unknown stack did not fail")
 	}
 }

@@ -242,23 +242,4 @@ func Backends() []Backend {
 
 // LookupBackends picks in-process backends by name; an empty list is all
 // of them.
-func LookupBackends(names []string) ([]Backend, error) {
-	all := Backends()
-	if len(names) == 0 {
-		return all, nil
-	}
-	var out []Backend
-	for _, n := range names {
-		found := false
-		for _, b := range all {
-			if b.Name == n {
-				out = append(out, b)
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("compare: no stack %q here (in process: handmade, netstack)", n)
-		}
-	}
-	return out, nil
-}
+func LookupBackends(names []string) ([]Backend, error) { return pick(Backends(), names) }

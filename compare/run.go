@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -20,8 +21,11 @@ import (
 
 // RunOptions are what a command line sets.
 type RunOptions struct {
-	// Pattern selects scenarios: a regular expression matched against
-	// "ID Title"; empty runs all.
+	// Stacks picks backends by name from those Run is given; empty runs
+	// them all. A name Run was not given is an error.
+	Stacks []string
+	// Pattern selects scenarios: a regular expression that must match the
+	// ID or the title; empty runs all.
 	Pattern string
 	// PcapDir, if set, receives one capture per scenario and stack
 	// (ID_stack.pcap), written by a wire.Tap on the bench's link.
@@ -72,7 +76,7 @@ type Summary struct {
 	Error   int `json:"error"`
 }
 
-// Select returns the scenarios whose "ID Title" matches pattern.
+// Select returns the scenarios whose ID or title matches pattern.
 func Select(scenarios []Scenario, pattern string) ([]Scenario, error) {
 	if pattern == "" {
 		return scenarios, nil
@@ -83,7 +87,7 @@ func Select(scenarios []Scenario, pattern string) ([]Scenario, error) {
 	}
 	var out []Scenario
 	for _, s := range scenarios {
-		if re.MatchString(s.ID + " " + s.Title) {
+		if re.MatchString(s.ID) || re.MatchString(s.Title) {
 			out = append(out, s)
 		}
 	}
@@ -96,6 +100,9 @@ func Select(scenarios []Scenario, pattern string) ([]Scenario, error) {
 func Run(ctx context.Context, scenarios []Scenario, backends []Backend, opt RunOptions) (*Matrix, error) {
 	sel, err := Select(scenarios, opt.Pattern)
 	if err != nil {
+		return nil, err
+	}
+	if backends, err = pick(backends, opt.Stacks); err != nil {
 		return nil, err
 	}
 	if opt.PcapDir != "" {
@@ -166,6 +173,26 @@ func Run(ctx context.Context, scenarios []Scenario, backends []Backend, opt RunO
 	}
 	m.ElapsedMS = time.Since(start).Milliseconds()
 	return m, nil
+}
+
+// pick keeps the backends named in names (all for none), in names' order.
+func pick(backends []Backend, names []string) ([]Backend, error) {
+	if len(names) == 0 {
+		return backends, nil
+	}
+	var out []Backend
+	for _, n := range names {
+		i := slices.IndexFunc(backends, func(b Backend) bool { return b.Name == n })
+		if i < 0 {
+			var have []string
+			for _, b := range backends {
+				have = append(have, b.Name)
+			}
+			return nil, fmt.Errorf("compare: no stack %q here (have %s)", n, strings.Join(have, ", "))
+		}
+		out = append(out, backends[i])
+	}
+	return out, nil
 }
 
 // runOne runs scenario s on a fresh DUT of backend b.
