@@ -287,10 +287,16 @@ func (t *TCB) Read(p []byte) int {
 
 // windowGrewEnough reports whether the window we could advertise now
 // exceeds the one last advertised by min(half the buffer, one MSS)
-// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2, MUST-39).
 func (t *TCB) windowGrewEnough() bool {
-	could := t.RCV.NXT.Add(uint32(t.rcvBuf.Free()))
-	return int(could.Sub(t.RCV.edge)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS)
+	// RFC 9293 §3.8.6.2.2: the right edge moves only as far as the window
+	// field can say (65535 << Rcv.Wind.Shift, RFC 7323 §2.3, as advertise
+	// caps it): buffer space beyond that moves nothing, and an ACK for it
+	// would repeat the last one, a duplicate ACK to a sender with data in
+	// flight (RFC 5681 §2).
+	free := min(uint32(t.rcvBuf.Free()), uint32(65535)<<t.RCV.Shift)
+	could := t.RCV.NXT.Add(free)
+	return t.RCV.edge.LessThan(could) && int(could.Sub(t.RCV.edge)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS)
 }
 
 // Readable is how many octets Read would return now.

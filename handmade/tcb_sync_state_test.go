@@ -576,3 +576,18 @@ func TestFinWait1_DataAfterClose_RST(t *testing.T) {
 	wantState(t, h, Closed)
 	wantErr(t, h, ErrAborted)
 }
+
+// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, MUST-39): the application
+// reads 4 octets, which opens the window by less than min(RCV.BUFF/2, MSS),
+// and the field already carries the most it can (65535: no window scale,
+// 1 MiB buffer): no window update. One would repeat the last ACK exactly,
+// a duplicate ACK to a sender with data in flight (RFC 5681 §2). Found by
+// the compare bench (DT-06a).
+func TestEstablished_SmallReadCappedWindow_NoUpdate(t *testing.T) {
+	h := established(t, exactCfg())
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK | PSH, Len: 4})
+	h.rcv = h.rcv.Add(4)
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK, WND: 65535})
+	wantRead(t, h, 4)
+	expectNothing(t, h)
+}

@@ -14,7 +14,6 @@ import (
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -212,18 +211,36 @@ func (s *Stack) outbound(ctx, wctx context.Context) {
 	}
 }
 
-// Listen listens for TCP connections on port of the stack's address.
+// listenBacklog is gonet.ListenTCP's backlog (Linux's usual somaxconn).
+const listenBacklog = 4096
+
+// Listen listens for TCP connections on port of the stack's address. The
+// listener is a *Listener: its connections are *Conn.
 func (s *Stack) Listen(port uint16) (net.Listener, error) {
-	l, err := gonet.ListenTCP(s.st, tcpip.FullAddress{NIC: nicID, Addr: s.addr, Port: port}, ipv4.ProtocolNumber)
-	if err != nil {
-		return nil, fmt.Errorf("netstackref: listen on port %d: %w", port, err)
+	addr := tcpip.FullAddress{NIC: nicID, Addr: s.addr, Port: port}
+	fail := func(op string, err tcpip.Error) (net.Listener, error) {
+		return nil, fmt.Errorf("netstackref: listen on port %d: %w", port,
+			&net.OpError{Op: op, Net: "tcp", Addr: &net.TCPAddr{IP: net.IP(s.addr.AsSlice()), Port: int(port)}, Err: errors.New(err.String())})
 	}
-	return l, nil
+	var wq waiter.Queue
+	ep, terr := s.st.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
+	if terr != nil {
+		return fail("socket", terr)
+	}
+	if terr := ep.Bind(addr); terr != nil {
+		ep.Close()
+		return fail("bind", terr)
+	}
+	if terr := ep.Listen(listenBacklog); terr != nil {
+		ep.Close()
+		return fail("listen", terr)
+	}
+	return &Listener{ep: ep, wq: &wq, closed: make(chan struct{})}, nil
 }
 
-// Dial opens a TCP connection to remote. A refusal (RST), a connect
-// timeout (SYN retries exhausted) and an unreachable network are returned
-// as *net.OpError wrapping syscall.ECONNREFUSED, ETIMEDOUT and
+// Dial opens a TCP connection to remote; the connection is a *Conn. A
+// refusal (RST), a connect timeout (SYN retries exhausted) and an
+// unreachable network are returned as *net.OpError wrapping syscall.ECONNREFUSED, ETIMEDOUT and
 // ENETUNREACH/EHOSTUNREACH, like the Go net package; a cancelled or expired
 // ctx is returned wrapping ctx.Err().
 func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
@@ -272,7 +289,7 @@ func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort
 		ep.Close()
 		return nil, opErr(connectError(terr))
 	}
-	return gonet.NewTCPConn(&wq, ep), nil
+	return newConn(&wq, ep), nil
 }
 
 // connectError maps gVisor's connect errors to the errno the Go net package

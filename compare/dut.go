@@ -1,0 +1,225 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"tcplab/wire"
+)
+
+// DUT is a device under test: a TCP stack driven through a socket-like
+// API, the way packetimpact drives its DUT over its posix server. Each
+// scenario gets a fresh one.
+//
+// Errors returned by a DUT follow the Linux socket API, so scenarios can
+// compare stacks: they wrap the errno a socket would return
+// (syscall.ECONNRESET, ECONNREFUSED, EPIPE, ETIMEDOUT; test with
+// errors.Is), io.EOF is the end of the peer's stream, and a timeout wraps
+// os.ErrDeadlineExceeded.
+//
+// A linux backend fits the same interface: the DUT is a set of sockets
+// opened inside a network namespace made for the scenario (netns.New),
+// whose TUN device (tun.Device, kernel side 198.18.0.2/24) is the link;
+// the userspace side of the TUN is the bench's wire.Link, so the bench
+// owns 198.18.0.1 and no host kernel answers for it. Listen, Connect and
+// the socket calls run on the namespace's thread (Namespace.Do) and map
+// one to one onto listen(2), connect(2) with O_NONBLOCK (the Pending
+// result comes from polling for writability), send(2), recv(2),
+// shutdown(SHUT_WR), close(2), SO_LINGER {1, 0} + close, TCP_NODELAY,
+// SO_KEEPALIVE/TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT and
+// TCP_USER_TIMEOUT; Setup becomes SO_RCVBUF before listen/connect and the
+// pinned sysctls of the namespace. Its Timing needs a longer Quiet window
+// than the in-process stacks', and its Backend.Start returns the TUN as
+// the bench's link.
+type DUT interface {
+	// Name is the stack's name in reports: "handmade", "netstack", "linux".
+	Name() string
+	// Addr is the DUT's IPv4 address on the link (DUTAddr).
+	Addr() netip.Addr
+	// Listen is a passive OPEN on port (RFC 9293 §3.10.1).
+	Listen(port uint16) (Listener, error)
+	// Connect is an active OPEN to the bench; it returns at once, the
+	// socket (or the error) comes later.
+	Connect(to netip.AddrPort) *Pending[Socket]
+	// Close tears the DUT down: sockets, stack, link.
+	Close() error
+}
+
+// Listener is a listening socket.
+type Listener interface {
+	// Accept waits, in the background, for the next connection.
+	Accept() *Pending[Socket]
+	Close() error
+}
+
+// Socket is a connected socket of the DUT.
+type Socket interface {
+	// Send writes p, waiting at most timeout for buffer space.
+	Send(p []byte, timeout time.Duration) (int, error)
+	// Recv reads at most max octets, waiting at most timeout for some.
+	Recv(max int, timeout time.Duration) ([]byte, error)
+	// ShutdownWrite is shutdown(SHUT_WR): a FIN after the queued data.
+	ShutdownWrite() error
+	// Close is close(2): graceful, unless unread data or SO_LINGER 0 make
+	// it a reset.
+	Close() error
+	// Abort is close(2) with SO_LINGER {on, 0}: RFC 9293 §3.10.5 ABORT.
+	Abort() error
+	// SetNoDelay switches Nagle's algorithm off (TCP_NODELAY).
+	SetNoDelay(on bool) error
+	// SetKeepAlive configures keep-alive probes (RFC 9293 §3.8.4).
+	SetKeepAlive(k KeepAlive) error
+	// SetUserTimeout sets TCP_USER_TIMEOUT (RFC 5482; RFC 9293 §3.8.3 R2,
+	// MUST-21); 0 turns it off.
+	SetUserTimeout(d time.Duration) error
+	// LocalPort is the socket's local port.
+	LocalPort() uint16
+}
+
+// KeepAlive is SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and
+// TCP_KEEPCNT; zero durations and count keep the stack's defaults.
+type KeepAlive struct {
+	On             bool
+	Idle, Interval time.Duration
+	Count          int
+}
+
+// Setup holds DUT settings a scenario needs before any socket exists;
+// the backend applies them when it builds the DUT (stack-wide for the
+// in-process stacks, per socket or per namespace sysctl for Linux). The
+// zero value is the stack's defaults.
+type Setup struct {
+	// RecvBuffer is the receive buffer of every connection, in octets.
+	RecvBuffer int
+}
+
+// Timing is how long a bench waits on a DUT.
+type Timing struct {
+	// Reply bounds the wait for a segment a scenario expects.
+	Reply time.Duration
+	// Quiet is the window in which "expect none" must see nothing. It
+	// must cover the DUT's processing delay: short for in-process stacks,
+	// longer for a kernel behind a TUN.
+	Quiet time.Duration
+}
+
+// InProcessTiming is the Timing of the in-process stacks.
+var InProcessTiming = Timing{Reply: time.Second, Quiet: 200 * time.Millisecond}
+
+// Backend makes fresh DUTs, one per scenario run.
+type Backend struct {
+	Name string
+	// Version says what runs, for reports (e.g. the gVisor module version).
+	Version string
+	Timing  Timing
+	// Start builds a DUT and returns it with the link the bench uses to
+	// reach it (the other end of the DUT's link). DUT.Close releases
+	// both.
+	Start func(ctx context.Context, s Setup) (DUT, wire.Link, error)
+}
+
+// ErrPending is returned by Pending.Wait when the result did not come in
+// time.
+var ErrPending = errors.New("compare: the DUT call has not completed")
+
+// Pending is the result of a DUT call that completes later (accept,
+// connect).
+type Pending[V any] struct {
+	done   chan struct{}
+	v      V
+	err    error
+	cancel func()
+	once   sync.Once
+}
+
+// Go runs f in the background; cancel, if not nil, is what Cancel calls.
+func Go[V any](f func() (V, error), cancel func()) *Pending[V] {
+	p := &Pending[V]{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(p.done)
+		p.v, p.err = f()
+	}()
+	return p
+}
+
+// Wait returns the result, waiting at most timeout; ErrPending if it has
+// not come.
+func (p *Pending[V]) Wait(timeout time.Duration) (V, error) {
+	select {
+	case <-p.done:
+		return p.v, p.err
+	default:
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return p.v, p.err
+	case <-t.C:
+		var zero V
+		return zero, ErrPending
+	}
+}
+
+// Done reports whether the result has come.
+func (p *Pending[V]) Done() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Cancel gives up the call: for Connect it is the application closing the
+// socket while the handshake is in progress (RFC 9293 §3.10.4, SYN-SENT).
+func (p *Pending[V]) Cancel() {
+	p.once.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+		}
+	})
+}
+
+// inMemory makes a Backend that runs a stack in process on the far end of
+// a wire.Pipe.
+func inMemory(name, version string, start func(l wire.Link, addr netip.Addr, s Setup) (DUT, error)) Backend {
+	return Backend{
+		Name:    name,
+		Version: version,
+		Timing:  InProcessTiming,
+		Start: func(ctx context.Context, s Setup) (DUT, wire.Link, error) {
+			tb, dutEnd := wire.Pipe(wire.PipeConfig{Names: [2]string{"tb", name}})
+			d, err := start(dutEnd, DUTAddr, s)
+			if err != nil {
+				tb.Close()
+				return nil, nil, fmt.Errorf("starting %s: %w", name, err)
+			}
+			return &closeLink{DUT: d, link: tb}, tb, nil
+		},
+	}
+}
+
+// closeLink closes the wire after the DUT.
+type closeLink struct {
+	DUT
+	link wire.Link
+}
+
+func (c *closeLink) Close() error {
+	err := c.DUT.Close()
+	c.link.Close()
+	return err
+}
+
+// deadline turns a timeout into a deadline (zero timeout: none).
+func deadline(timeout time.Duration) time.Time {
+	if timeout <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(timeout)
+}

@@ -1,0 +1,245 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"tcplab/handmade"
+	"tcplab/netstackref"
+	"tcplab/wire"
+)
+
+// Handmade is the backend of tcplab's hand-built stack with cfg (its
+// zero value: the full profile's defaults). Setup.RecvBuffer overrides
+// cfg.RecvBuffer.
+func Handmade(cfg handmade.Config) Backend {
+	return HandmadeOn("handmade", cfg, nil)
+}
+
+// HandmadeOn is Handmade under another name, with wrap (if not nil)
+// between the stack and its end of the wire: a test's way to break the
+// DUT on purpose and see the bench notice.
+func HandmadeOn(name string, cfg handmade.Config, wrap func(wire.Link) wire.Link) Backend {
+	return inMemory(name, "tcplab "+name, func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
+		if wrap != nil {
+			l = wrap(l)
+		}
+		c := cfg
+		if s.RecvBuffer > 0 {
+			c.RecvBuffer = s.RecvBuffer
+		}
+		st, err := handmade.NewStack(l, addr, c)
+		if err != nil {
+			return nil, err
+		}
+		return &handmadeDUT{name: name, s: st}, nil
+	})
+}
+
+type handmadeDUT struct {
+	name string
+	s    *handmade.Stack
+}
+
+func (d *handmadeDUT) Name() string     { return d.name }
+func (d *handmadeDUT) Addr() netip.Addr { return d.s.Addr() }
+func (d *handmadeDUT) Close() error     { return d.s.Close() }
+
+func (d *handmadeDUT) Listen(port uint16) (Listener, error) {
+	l, err := d.s.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return &listener{l: l, accept: func() (Socket, error) {
+		c, err := l.AcceptTCP()
+		if err != nil {
+			return nil, err
+		}
+		return handmadeSocket(c), nil
+	}}, nil
+}
+
+func (d *handmadeDUT) Connect(to netip.AddrPort) *Pending[Socket] {
+	ctx, cancel := context.WithCancel(context.Background())
+	return Go(func() (Socket, error) {
+		defer cancel()
+		c, err := d.s.Dial(ctx, to)
+		if err != nil {
+			return nil, err
+		}
+		return handmadeSocket(c), nil
+	}, cancel)
+}
+
+func handmadeSocket(c *handmade.Conn) Socket {
+	return &socket{c: c, tcp: c, abort: func() error { c.Abort(); return nil }, norm: identity}
+}
+
+func identity(err error) error { return err }
+
+// Netstack is the backend of gVisor's netstack (netstackref) with opt.
+// Setup.RecvBuffer sets the default receive buffer and turns receive
+// buffer moderation off, so the window the scenario asked for stays.
+func Netstack(opt netstackref.Options) Backend {
+	return inMemory("netstack", "gvisor.dev/gvisor "+netstackref.Version(), func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
+		o := opt
+		if s.RecvBuffer > 0 {
+			o.ReceiveBufferDefault = s.RecvBuffer
+			o.ReceiveBufferMin = min(o.ReceiveBufferMin, s.RecvBuffer)
+			o.ReceiveBufferMax = max(o.ReceiveBufferMax, s.RecvBuffer)
+			o.ModerateReceiveBuffer = false
+		}
+		st, err := netstackref.New(l, addr, o)
+		if err != nil {
+			return nil, err
+		}
+		return &netstackDUT{s: st, addr: addr}, nil
+	})
+}
+
+type netstackDUT struct {
+	s    *netstackref.Stack
+	addr netip.Addr
+}
+
+func (d *netstackDUT) Name() string     { return "netstack" }
+func (d *netstackDUT) Addr() netip.Addr { return d.addr }
+func (d *netstackDUT) Close() error     { return d.s.Close() }
+
+func (d *netstackDUT) Listen(port uint16) (Listener, error) {
+	l, err := d.s.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	nl := l.(*netstackref.Listener)
+	return &listener{l: l, accept: func() (Socket, error) {
+		c, err := nl.AcceptConn()
+		if err != nil {
+			return nil, err
+		}
+		return netstackSocket(c), nil
+	}}, nil
+}
+
+func (d *netstackDUT) Connect(to netip.AddrPort) *Pending[Socket] {
+	ctx, cancel := context.WithCancel(context.Background())
+	return Go(func() (Socket, error) {
+		defer cancel()
+		c, err := d.s.Dial(ctx, to)
+		if err != nil {
+			return nil, err
+		}
+		return netstackSocket(c.(*netstackref.Conn)), nil
+	}, cancel)
+}
+
+func netstackSocket(c *netstackref.Conn) Socket {
+	return &socket{c: c, tcp: c, abort: c.Abort, norm: gvisorErrno}
+}
+
+// gvisorErrno gives gonet's errors, which carry only tcpip.Error's text,
+// the errno a Linux socket would return, and its timeouts (a private
+// net.Error) os.ErrDeadlineExceeded.
+func gvisorErrno(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", err, os.ErrDeadlineExceeded)
+	}
+	for _, x := range []struct {
+		text  string
+		errno syscall.Errno
+	}{
+		{"connection reset by peer", syscall.ECONNRESET},
+		{"connection aborted", syscall.ECONNABORTED},
+		{"connection refused", syscall.ECONNREFUSED},
+		{"connection timed out", syscall.ETIMEDOUT},
+		{"endpoint is closed for send", syscall.EPIPE},
+		{"broken pipe", syscall.EPIPE},
+	} {
+		if strings.Contains(err.Error(), x.text) && !errors.Is(err, x.errno) {
+			return fmt.Errorf("%w (%w)", err, x.errno)
+		}
+	}
+	return err
+}
+
+type listener struct {
+	l      net.Listener
+	accept func() (Socket, error)
+}
+
+func (l *listener) Accept() *Pending[Socket] { return Go(l.accept, nil) }
+func (l *listener) Close() error             { return l.l.Close() }
+
+// tcpOptions are the per-connection settings both in-process stacks'
+// connections have.
+type tcpOptions interface {
+	CloseWrite() error
+	SetNoDelay(bool) error
+	SetKeepAlive(bool) error
+	SetKeepAliveConfig(idle, interval time.Duration, count int) error
+	SetUserTimeout(time.Duration) error
+}
+
+// socket is a Socket over a net.Conn of an in-process stack.
+type socket struct {
+	c     net.Conn
+	tcp   tcpOptions
+	abort func() error
+	norm  func(error) error
+}
+
+func (s *socket) Send(p []byte, timeout time.Duration) (int, error) {
+	s.c.SetWriteDeadline(deadline(timeout))
+	n, err := s.c.Write(p)
+	return n, s.norm(err)
+}
+
+func (s *socket) Recv(max int, timeout time.Duration) ([]byte, error) {
+	s.c.SetReadDeadline(deadline(timeout))
+	b := make([]byte, max)
+	n, err := s.c.Read(b)
+	return b[:n], s.norm(err)
+}
+
+func (s *socket) ShutdownWrite() error { return s.norm(s.tcp.CloseWrite()) }
+func (s *socket) Close() error         { return s.norm(s.c.Close()) }
+func (s *socket) Abort() error         { return s.norm(s.abort()) }
+func (s *socket) SetNoDelay(on bool) error {
+	return s.tcp.SetNoDelay(on)
+}
+
+func (s *socket) SetKeepAlive(k KeepAlive) error {
+	if err := s.tcp.SetKeepAliveConfig(k.Idle, k.Interval, k.Count); err != nil {
+		return err
+	}
+	return s.tcp.SetKeepAlive(k.On)
+}
+
+func (s *socket) SetUserTimeout(d time.Duration) error { return s.tcp.SetUserTimeout(d) }
+
+func (s *socket) LocalPort() uint16 {
+	if a, ok := s.c.LocalAddr().(*net.TCPAddr); ok {
+		return uint16(a.Port)
+	}
+	return 0
+}
+
+// Backends are the stacks that run in process, with their defaults.
+func Backends() []Backend {
+	return []Backend{Handmade(handmade.Config{}), Netstack(netstackref.DefaultOptions())}
+}
+
+// LookupBackends picks in-process backends by name; an empty list is all
+// of them.
+func LookupBackends(names []string) ([]Backend, error) { return pick(Backends(), names) }
