@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tcplab/compare"
+)
+
+func compareCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "compare",
+		Usage: "the conformance bench: the same scripted segments against each stack, verdicts side by side",
+		Description: `A test bench in the style of gVisor's packetimpact crafts segments, sends
+them to each device under test in a given TCP state, and checks the exact
+reply: one row per scenario (named by its CONFORMANCE.md ID and RFC 9293
+section), one column per stack. A verdict is pass, allowed (a difference
+the scenario records with its reason, such as RFC 1337 in TIME-WAIT), fail
+(with what was expected and what came), n/a, or error (the bench itself
+failed). The exit status is non-zero on any fail or error.
+
+Stacks run in process on the in-memory wire (--link mem). The Linux kernel
+as a device under test (over a TUN device, as root) is not built yet.
+
+Examples:
+   tcplab compare
+   tcplab compare --run 'RS-|OW-'            # RST handling and RFC 5961
+   tcplab compare --stacks handmade --run HS-04 --pcap-dir caps
+   tcplab compare --json | jq '.summary'
+   tcplab compare --markdown conformance.md
+   tcplab compare --list`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack), Usage: "devices under test: handmade, netstack"},
+			&cli.StringFlag{Name: "link", Value: "mem", Usage: "how the bench reaches them: mem"},
+			&cli.StringFlag{Name: "run", Usage: "only scenarios whose ID or title matches this regular `PATTERN`"},
+			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document (stacks, versions, scenarios, summary)"},
+			&cli.StringFlag{Name: "markdown", Usage: "also write the matrix as a Markdown table to `FILE`"},
+			&cli.StringFlag{Name: "pcap-dir", Usage: "write one capture per scenario and stack (ID_stack.pcap) into `DIR`"},
+			&cli.IntFlag{Name: "parallel", Usage: "scenario runs at once", DefaultText: "2 × CPUs"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the bench's choices (ports, ISNs)"},
+			&cli.BoolFlag{Name: "list", Usage: "list the scenarios and exit"},
+		},
+		Action: compareAction,
+	}
+}
+
+func compareAction(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return cli.Exit(fmt.Sprintf("compare takes no arguments (got %q); select scenarios with --run", c.Args().Slice()), 2)
+	}
+	scenarios, err := compare.Select(compare.Scenarios(), c.String("run"))
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("--run: %v", err), 2)
+	}
+	if len(scenarios) == 0 {
+		return cli.Exit(fmt.Sprintf("--run %q matches no scenario; see tcplab compare --list", c.String("run")), 2)
+	}
+	if c.Bool("list") {
+		for _, s := range scenarios {
+			fmt.Fprintf(c.App.Writer, "%-8s %-62s %s\n", s.ID, s.Title, s.RFC)
+		}
+		return nil
+	}
+	if l := c.String("link"); l != "mem" {
+		return cli.Exit(fmt.Sprintf("--link %q: the bench reaches its devices over mem only so far (TUN, and with it the Linux kernel, is the next step)", l), 2)
+	}
+	var stacks []string
+	for _, s := range c.StringSlice("stacks") {
+		for _, n := range strings.Split(s, ",") {
+			switch n = strings.TrimSpace(n); n {
+			case stackLinux:
+				return cli.Exit("--stacks linux: the Linux kernel as a device under test needs --link tun, which is not built yet", 2)
+			case "":
+			default:
+				stacks = append(stacks, n)
+			}
+		}
+	}
+	m, err := compare.Run(c.Context, scenarios, compare.Backends(), compare.RunOptions{
+		Stacks: stacks, PcapDir: c.String("pcap-dir"), Parallel: c.Int("parallel"), Seed: c.Uint64("seed"),
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if f := c.String("markdown"); f != "" {
+		if err := writeMarkdown(f, m); err != nil {
+			return cli.Exit(fmt.Sprintf("--markdown: %v", err), 1)
+		}
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	} else if err := m.WriteText(c.App.Writer); err != nil {
+		return err
+	}
+	if c.Context.Err() != nil {
+		return c.Context.Err()
+	}
+	if m.Failed() {
+		return cli.Exit("some scenarios failed; see the details above", 1)
+	}
+	return nil
+}
+
+// writeMarkdown writes the matrix as a Markdown table, details below.
+func writeMarkdown(file string, m *compare.Matrix) error {
+	var b strings.Builder
+	b.WriteString("| ID | scenario | RFC |")
+	for _, s := range m.Stacks {
+		fmt.Fprintf(&b, " %s |", s)
+	}
+	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(m.Stacks)) + "\n")
+	cell := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
+	for _, r := range m.Scenarios {
+		fmt.Fprintf(&b, "| %s | %s | %s |", r.ID, cell(r.Title), cell(r.RFC))
+		for _, s := range m.Stacks {
+			res := r.Results[s]
+			v := string(res.Verdict)
+			if res.Verdict != compare.Pass && res.Detail != "" {
+				v += ": " + cell(res.Detail)
+			}
+			fmt.Fprintf(&b, " %s |", v)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	for _, s := range m.Stacks {
+		x := m.Summary[s]
+		fmt.Fprintf(&b, "- **%s** (%s): %d pass, %d allowed, %d fail, %d n/a, %d error\n", s, m.Versions[s], x.Pass, x.Allowed, x.Fail, x.NA, x.Error)
+	}
+	return os.WriteFile(file, []byte(b.String()), 0o644)
+}
+
