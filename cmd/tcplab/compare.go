@@ -137,4 +137,3 @@ func writeMarkdown(file string, m *compare.Matrix) error {
 	}
 	return os.WriteFile(file, []byte(b.String()), 0o644)
 }
-
