@@ -62,12 +62,32 @@ func (q *oooQueue) next(rcvNxt Seq) (heldSegment, bool) {
 // Len is the number of held segments.
 func (q *oooQueue) Len() int { return len(q.segs) }
 
+// end is the sequence number after the held segment: after its data and,
+// if it carries one, after its FIN, which occupies a sequence number of its
+// own (RFC 9293 §3.4).
+func (s heldSegment) end() Seq {
+	end := s.seq.Add(uint32(len(s.data)))
+	if s.fin {
+		end = end.Add(1)
+	}
+	return end
+}
+
 // blocks returns up to limit SACK blocks covering the held data, the block
 // with the most recently held segment first (RFC 2018 §4).
 func (q *oooQueue) blocks(limit int) []SACKBlock {
 	var out []SACKBlock
 	for _, s := range q.segs {
-		end := s.seq.Add(uint32(len(s.data)))
+		// RFC 2018 §3: the right edge is "the sequence number immediately
+		// following the last sequence number of this block", and a held
+		// FIN's sequence number is one of them. Reporting a FIN held
+		// alone (the data before it lost) as the empty block [SEQ, SEQ)
+		// tells the sender nothing: gVisor's RACK saw no segment SACKed
+		// after the hole, its loss probe resent the FIN, and with its
+		// count of segments in flight fallen to zero it armed no
+		// retransmission timer, so the lost data was never resent.
+		// Linux SACKs a held FIN the same way (its end_seq counts it).
+		end := s.end()
 		if n := len(out); n > 0 && s.seq.LessEq(out[n-1].Right) {
 			if out[n-1].Right.LessThan(end) {
 				out[n-1].Right = end

@@ -342,3 +342,59 @@ func TestEstablished_SACKBlocks(t *testing.T) {
 	send(t, h, sg{SEQ: r.Add(20), ACK: h.snd, Flags: ACK, Len: 10})
 	expect(t, h, sg{SEQ: h.snd, ACK: r.Add(40), Flags: ACK})
 }
+
+// RFC 2018 §3: a block's right edge is "the sequence number immediately
+// following the last sequence number of this block", and a FIN occupies a
+// sequence number of its own (RFC 9293 §3.4), so a held FIN is inside the
+// block: a FIN held alone is [SEQ, SEQ+1), never the empty block [SEQ,
+// SEQ). The interop stall this pins: gVisor lost an upload's last data
+// segment, the FIN behind it was held here and reported as an empty block,
+// which SACKs no segment, so gVisor's RACK never learned that anything
+// after the hole had arrived; its loss probe resent the FIN and it armed
+// no retransmission timer for the data. With the FIN's sequence number
+// SACKed, the hole before it is a loss RACK detects (RFC 8985 §6.2).
+func TestEstablished_SACKHeldFIN(t *testing.T) {
+	h := established(t, Config{DisableTimestamps: true, DisableWindowScale: true, DisableDelayedACK: true})
+	r := h.rcv
+	// The last data segment [r, r+616) is lost; the bare FIN behind it
+	// arrives (and crosses the sequence-number wrap).
+	send(t, h, sg{SEQ: r.Add(616), ACK: h.snd, Flags: ACK | FIN})
+	o := &Options{NumSACK: 1}
+	o.SACK[0] = SACKBlock{r.Add(616), r.Add(617)}
+	expect(t, h, sg{SEQ: h.snd, ACK: r, Flags: ACK, Opts: o})
+	expectNothing(t, h)
+	// The loss probe resends the FIN: the same duplicate ACK.
+	send(t, h, sg{SEQ: r.Add(616), ACK: h.snd, Flags: ACK | FIN})
+	expect(t, h, sg{SEQ: h.snd, ACK: r, Flags: ACK, Opts: o})
+	wantState(t, h, Established)
+	// The data is retransmitted: everything up to and including the FIN
+	// is acknowledged, with no SACK option left.
+	send(t, h, sg{SEQ: r, ACK: h.snd, Flags: ACK | PSH, Len: 616})
+	expect(t, h, sg{SEQ: h.snd, ACK: r.Add(617), Flags: ACK})
+	wantState(t, h, CloseWait)
+	wantRead(t, h, 616)
+}
+
+// The same for a FIN that comes with data, and for one held next to data
+// held before it: the block reaches one past the FIN.
+func TestEstablished_SACKHeldDataAndFIN(t *testing.T) {
+	h := established(t, Config{DisableTimestamps: true, DisableWindowScale: true, DisableDelayedACK: true})
+	r := h.rcv
+	send(t, h, sg{SEQ: r.Add(10), ACK: h.snd, Flags: ACK | FIN, Len: 10})
+	o := &Options{NumSACK: 1}
+	o.SACK[0] = SACKBlock{r.Add(10), r.Add(21)}
+	expect(t, h, sg{SEQ: h.snd, ACK: r, Flags: ACK, Opts: o})
+
+	h = established(t, Config{DisableTimestamps: true, DisableWindowScale: true, DisableDelayedACK: true})
+	r = h.rcv
+	send(t, h, sg{SEQ: r.Add(10), ACK: h.snd, Flags: ACK, Len: 10})
+	o = &Options{NumSACK: 1}
+	o.SACK[0] = SACKBlock{r.Add(10), r.Add(20)}
+	expect(t, h, sg{SEQ: h.snd, ACK: r, Flags: ACK, Opts: o})
+	send(t, h, sg{SEQ: r.Add(20), ACK: h.snd, Flags: ACK | FIN})
+	o.SACK[0] = SACKBlock{r.Add(10), r.Add(21)}
+	expect(t, h, sg{SEQ: h.snd, ACK: r, Flags: ACK, Opts: o})
+	send(t, h, sg{SEQ: r, ACK: h.snd, Flags: ACK, Len: 10})
+	expect(t, h, sg{SEQ: h.snd, ACK: r.Add(21), Flags: ACK})
+	wantState(t, h, CloseWait)
+}

@@ -56,7 +56,8 @@ func newPair(t *testing.T, pc wire.PipeConfig, ka, kb string) (stack, stack) {
 }
 
 // newStacks puts stack kinds ka and kb on ea and eb, closed at cleanup.
-func newStacks(t *testing.T, ea, eb *wire.End, ka, kb string) (stack, stack) {
+// netstack records its endpoints' state for a stall's dump.
+func newStacks(t *testing.T, ea, eb wire.Link, ka, kb string) (stack, stack) {
 	t.Helper()
 	t.Cleanup(func() { ea.Close() })
 	mk := func(kind string, l wire.Link, addr netip.Addr) stack {
@@ -69,7 +70,9 @@ func newStacks(t *testing.T, ea, eb *wire.End, ka, kb string) (stack, stack) {
 			t.Cleanup(func() { s.Close() })
 			return hm{s}
 		default:
-			s, err := netstackref.New(l, addr, netstackref.DefaultOptions())
+			opt := netstackref.DefaultOptions()
+			opt.RecordState = true
+			s, err := netstackref.New(l, addr, opt)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,6 +55,11 @@ type Options struct {
 	// MTU is the IP MTU the stack uses; 0 means the link's MTU. It must not
 	// exceed the link's MTU.
 	MTU int
+
+	// RecordState keeps a copy of each TCP endpoint's internal state after
+	// every segment it processes (a gVisor TCP probe), for Stack.DebugDump.
+	// A diagnostic aid: it costs a copy per segment and changes no setting.
+	RecordState bool
 }
 
 // DefaultOptions returns gVisor's own library defaults of the pinned
@@ -206,7 +211,7 @@ func (o Options) apply(set func(tcpip.SettableTransportProtocolOption) tcpip.Err
 	if err != nil {
 		return err
 	}
-	got.MTU = o.MTU
+	got.MTU, got.RecordState = o.MTU, o.RecordState
 	if got != o {
 		return fmt.Errorf("netstackref: stack did not take the options:\n want %s\n have %s", o, got)
 	}

@@ -59,6 +59,9 @@ type Stack struct {
 
 	errMu   sync.Mutex
 	pumpErr error
+
+	stateMu sync.Mutex
+	states  map[tcp.TCPEndpointID]*endpointState // Options.RecordState
 }
 
 // countingEndpoint is channel.Endpoint with its silent drops counted:
@@ -97,10 +100,16 @@ func New(l wire.Link, addr netip.Addr, opt Options) (*Stack, error) {
 		return nil, fmt.Errorf("netstackref: MTU %d invalid (link MTU %d, IPv4 minimum %d)", mtu, linkMTU, header.IPv4MinimumMTU)
 	}
 
+	s := &Stack{link: l, addr: tcpip.AddrFrom4(addr.As4())}
+	tcpProto := tcp.NewProtocol
+	if opt.RecordState {
+		tcpProto = tcp.NewProtocolProbe(s.record)
+	}
 	st := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
-		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcpProto},
 	})
+	s.st = st
 	fail := func(err error) (*Stack, error) {
 		st.Destroy()
 		return nil, err
@@ -115,7 +124,6 @@ func New(l wire.Link, addr netip.Addr, opt Options) (*Stack, error) {
 		return fail(err)
 	}
 
-	s := &Stack{st: st, link: l, addr: tcpip.AddrFrom4(addr.As4())}
 	// LinkEPCapabilities stays 0: no RX/TX checksum offload, no link
 	// address resolution.
 	s.ep = channel.New(QueueLen, uint32(mtu), "")
