@@ -46,7 +46,9 @@ type Matrix struct {
 	Versions  map[string]string  `json:"versions"`
 	Scenarios []Row              `json:"scenarios"`
 	Summary   map[string]Summary `json:"summary"`
-	ElapsedMS int64              `json:"elapsed_ms"`
+	// Paired holds the paired runs when the caller ran them (RunPaired).
+	Paired    []Paired `json:"paired,omitempty"`
+	ElapsedMS int64    `json:"elapsed_ms"`
 }
 
 // Row is one scenario's results.

@@ -23,6 +23,11 @@ the scenario records with its reason, such as RFC 1337 in TIME-WAIT), fail
 (with what was expected and what came), n/a, or error (the bench itself
 failed). The exit status is non-zero on any fail or error.
 
+Then the paired runs: each client stack uploads 1 MiB to each server stack,
+on a clean wire and at 2% loss, and the client's capture is checked: the
+handshake, sequence and acknowledgement arithmetic each way, no RST, both
+FINs acknowledged (skipped with --run or --no-paired).
+
 Stacks run in process on the in-memory wire (--link mem). The Linux kernel
 as a device under test (over a TUN device, as root) is not built yet.
 
@@ -43,6 +48,7 @@ Examples:
 			&cli.IntFlag{Name: "parallel", Usage: "scenario runs at once", DefaultText: "2 × CPUs"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the bench's choices (ports, ISNs)"},
 			&cli.BoolFlag{Name: "list", Usage: "list the scenarios and exit"},
+			&cli.BoolFlag{Name: "no-paired", Usage: "skip the paired runs (each client stack uploading to each server stack, judged from the capture)"},
 		},
 		Action: compareAction,
 	}
@@ -86,6 +92,13 @@ func compareAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	pairedFailed := false
+	if !c.Bool("no-paired") && c.String("run") == "" {
+		m.Paired = compare.RunPaired(c.Context, compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: c.String("pcap-dir")})
+		for _, p := range m.Paired {
+			pairedFailed = pairedFailed || !p.OK
+		}
+	}
 	if f := c.String("markdown"); f != "" {
 		if err := writeMarkdown(f, m); err != nil {
 			return cli.Exit(fmt.Sprintf("--markdown: %v", err), 1)
@@ -97,11 +110,22 @@ func compareAction(c *cli.Context) error {
 		if err := enc.Encode(m); err != nil {
 			return err
 		}
-	} else if err := m.WriteText(c.App.Writer); err != nil {
-		return err
+	} else {
+		if err := m.WriteText(c.App.Writer); err != nil {
+			return err
+		}
+		if len(m.Paired) > 0 {
+			fmt.Fprintln(c.App.Writer, "\npaired runs (1 MiB upload, judged from the client's capture):")
+			if err := compare.WritePaired(c.App.Writer, m.Paired); err != nil {
+				return err
+			}
+		}
 	}
 	if c.Context.Err() != nil {
 		return c.Context.Err()
+	}
+	if pairedFailed {
+		return cli.Exit("a paired run failed; see above", 1)
 	}
 	if m.Failed() {
 		return cli.Exit("some scenarios failed; see the details above", 1)

@@ -1,0 +1,252 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"tcplab/handmade"
+	"tcplab/netstackref"
+	"tcplab/wire"
+)
+
+// Paired is one of the card's uses run end to end: a client stack uploads
+// to a server stack over the in-memory wire, and the conversation is
+// judged from the client's capture (CheckConversation), not from what the
+// stacks say of themselves.
+type Paired struct {
+	Client     string        `json:"client"`
+	Server     string        `json:"server"`
+	Wire       string        `json:"wire"`
+	Seed       int64         `json:"seed"`
+	Bytes      int64         `json:"bytes"`
+	Intact     bool          `json:"intact"` // the server read exactly the payload
+	Clean      bool          `json:"clean"`  // the capture shows a clean conversation
+	Conv       *Conversation `json:"conversation"`
+	Error      string        `json:"error,omitempty"`
+	DurationMS int64         `json:"duration_ms"`
+	Pcap       string        `json:"pcap,omitempty"`
+	OK         bool          `json:"ok"`
+	wireIm     wire.Impairment
+}
+
+// PairedOptions choose the paired runs.
+type PairedOptions struct {
+	Size  int               // payload octets; default 1 MiB
+	Wires []wire.Impairment // one run per pairing and impairment; default clean and 2% loss
+	Seed  int64
+	// PcapDir, if set, keeps each run's client capture as
+	// paired_CLIENT-to-SERVER_N.pcap.
+	PcapDir string
+}
+
+// RunPaired runs every pairing of handmade and netstack (each way, and
+// each with itself) on every wire, in parallel.
+func RunPaired(ctx context.Context, opt PairedOptions) []Paired {
+	if opt.Size == 0 {
+		opt.Size = 1 << 20
+	}
+	if opt.Wires == nil {
+		opt.Wires = []wire.Impairment{{}, {Loss: 0.02}}
+	}
+	var runs []Paired
+	for _, pair := range [][2]string{{"handmade", "netstack"}, {"netstack", "handmade"}, {"handmade", "handmade"}, {"netstack", "netstack"}} {
+		for i, im := range opt.Wires {
+			runs = append(runs, Paired{Client: pair[0], Server: pair[1], Wire: describeWire(im), Seed: opt.Seed + int64(i), wireIm: im})
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runPaired(ctx, &runs[i], opt, i)
+		}()
+	}
+	wg.Wait()
+	return runs
+}
+
+func describeWire(im wire.Impairment) string {
+	if im.IsZero() {
+		return "clean"
+	}
+	return im.String()
+}
+
+// pairedStack is a stack under a paired run.
+type pairedStack struct {
+	dial   func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
+	listen func(port uint16) (net.Listener, error)
+	close  func() error
+}
+
+func startPaired(name string, l wire.Link, a netip.Addr) (pairedStack, error) {
+	if name == "handmade" {
+		s, err := handmade.NewStack(l, a, handmade.Config{})
+		if err != nil {
+			return pairedStack{}, err
+		}
+		return pairedStack{
+			dial:   func(ctx context.Context, to netip.AddrPort) (net.Conn, error) { return s.Dial(ctx, to) },
+			listen: func(p uint16) (net.Listener, error) { return s.Listen(p) },
+			close:  s.Close,
+		}, nil
+	}
+	s, err := netstackref.New(l, a, netstackref.DefaultOptions())
+	if err != nil {
+		return pairedStack{}, err
+	}
+	return pairedStack{dial: s.Dial, listen: s.Listen, close: func() error {
+		// A closed conn's FIN goes out on gVisor's own time.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.WaitFINsAcked(ctx)
+		return s.Close()
+	}}, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the tap's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
+	start := time.Now()
+	defer func() {
+		r.DurationMS = time.Since(start).Milliseconds()
+		r.OK = r.Error == "" && r.Intact && r.Clean
+	}()
+	data := make([]byte, opt.Size)
+	rand.NewChaCha8([32]byte{byte(r.Seed), byte(r.Seed >> 8)}).Read(data)
+	want := sha256.Sum256(data)
+	r.Bytes = int64(len(data))
+
+	ea, eb := wire.Pipe(wire.PipeConfig{Seed: r.Seed, AtoB: r.wireIm, BtoA: r.wireIm})
+	defer ea.Close()
+	var capture syncBuffer
+	tap, err := wire.NewTap(ea, &capture)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	ca, sa := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddrPort("198.18.0.2:12345")
+	client, err := startPaired(r.Client, tap, ca)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	server, err := startPaired(r.Server, eb, sa.Addr())
+	if err != nil {
+		client.close()
+		r.Error = err.Error()
+		return
+	}
+	ln, err := server.listen(sa.Port())
+	if err != nil {
+		client.close()
+		server.close()
+		r.Error = err.Error()
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	got := make(chan [32]byte, 1)
+	go func() {
+		var sum [32]byte
+		defer func() { got <- sum }()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		h := sha256.New()
+		if n, err := io.Copy(h, c); err == nil && n == int64(len(data)) {
+			copy(sum[:], h.Sum(nil))
+		}
+		c.Close()
+	}()
+	err = upload(ctx, client, sa, data)
+	sum := <-got
+	ln.Close()
+	client.close()
+	server.close()
+	if err != nil {
+		r.Error = err.Error()
+	}
+	r.Intact = sum == want
+	if opt.PcapDir != "" {
+		f := filepath.Join(opt.PcapDir, fmt.Sprintf("paired_%s-to-%s_%d.pcap", r.Client, r.Server, n))
+		if werr := os.WriteFile(f, capture.b.Bytes(), 0o644); werr == nil {
+			r.Pcap = f
+		}
+	}
+	conv, cerr := CheckCapture(&capture.b)
+	if cerr != nil {
+		r.Error = errors.Join(err, cerr).Error()
+		return
+	}
+	r.Conv = conv
+	r.Clean = conv.Clean() && conv.BytesC2S == r.Bytes && conv.BytesS2C == 0
+}
+
+// upload sends data, half-closes, and reads to the server's FIN.
+func upload(ctx context.Context, s pairedStack, to netip.AddrPort, data []byte) error {
+	c, err := s.dial(ctx, to)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := c.Write(data); err != nil {
+		return err
+	}
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, c)
+	return err
+}
+
+// WritePaired renders paired runs, one line each.
+func WritePaired(w io.Writer, runs []Paired) error {
+	for _, r := range runs {
+		v := "ok"
+		if !r.OK {
+			v = "FAIL"
+		}
+		detail := ""
+		if r.Conv != nil {
+			detail = fmt.Sprintf("%d segments, %d retransmitted, %d RSTs", r.Conv.Segments, r.Conv.Retransmissions, r.Conv.RSTs)
+			for _, p := range r.Conv.Problems {
+				detail += "\n      " + p
+			}
+		}
+		if r.Error != "" {
+			detail += " · " + r.Error
+		}
+		if _, err := fmt.Fprintf(w, "  %-4s %-8s -> %-8s %-10s intact %-5v clean %-5v %s\n", v, r.Client, r.Server, r.Wire, r.Intact, r.Clean, detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
