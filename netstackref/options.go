@@ -56,6 +56,12 @@ type Options struct {
 	// exceed the link's MTU.
 	MTU int
 
+	// Clock is the stack's clock; nil is the real one. A test or the
+	// compare bench passes gVisor's faketime.ManualClock to run timers
+	// (RTO, keepalive, TIME-WAIT) in virtual time. Not a TCP setting:
+	// String leaves it out.
+	Clock tcpip.Clock
+
 	// RecordState keeps a copy of each TCP endpoint's internal state after
 	// every segment it processes (a gVisor TCP probe), for Stack.DebugDump.
 	// A diagnostic aid: it costs a copy per segment and changes no setting.
@@ -211,7 +217,7 @@ func (o Options) apply(set func(tcpip.SettableTransportProtocolOption) tcpip.Err
 	if err != nil {
 		return err
 	}
-	got.MTU, got.RecordState = o.MTU, o.RecordState
+	got.MTU, got.RecordState, got.Clock = o.MTU, o.RecordState, o.Clock
 	if got != o {
 		return fmt.Errorf("netstackref: stack did not take the options:\n want %s\n have %s", o, got)
 	}

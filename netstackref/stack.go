@@ -108,6 +108,7 @@ func New(l wire.Link, addr netip.Addr, opt Options) (*Stack, error) {
 	st := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcpProto},
+		Clock:              opt.Clock,
 	})
 	s.st = st
 	fail := func(err error) (*Stack, error) {
