@@ -51,10 +51,22 @@ func Linux() Backend {
 }
 
 // LinuxAvailable returns nil when this process can run the linux
-// backend, and otherwise the reason it cannot (what to run it as).
+// backend, and otherwise the reason it cannot: the capabilities it lacks
+// (CAP_SYS_ADMIN for a network namespace per run, CAP_NET_ADMIN for its
+// TUN device and sysctls) or the missing /dev/net/tun.
 func LinuxAvailable() error {
-	if err := netns.CanBuild(); err != nil {
-		return fmt.Errorf("the linux stack needs its own network namespace and a TUN device: %w", err)
+	var missing []string
+	if !netns.HasCaps(netns.CapSysAdmin) {
+		missing = append(missing, "CAP_SYS_ADMIN (a network namespace per scenario)")
+	}
+	if !netns.HasCaps(netns.CapNetAdmin) {
+		missing = append(missing, "CAP_NET_ADMIN (its TUN device and sysctls)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the linux stack needs %s: run as root", strings.Join(missing, " and "))
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		return fmt.Errorf("the linux stack needs /dev/net/tun (modprobe tun, or --device /dev/net/tun in a container): %w", err)
 	}
 	return nil
 }
