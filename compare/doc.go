@@ -15,6 +15,11 @@
 // belongs to the DUT (Timing), so every scenario runs on its own wire and
 // DUT, in parallel with the others.
 //
+// The stacks are handmade and gVisor's netstack in process, over an
+// in-memory wire, and the Linux kernel (Linux) in a network namespace of
+// its own, over a TUN device, with the sysctls that change its answers
+// pinned (LinuxSysctls).
+//
 // Timers (RTO, zero-window probes, keep-alive, TIME-WAIT, FIN-WAIT-2) are
 // not covered yet. The way in is virtual time on the in-process stacks:
 // handmade.Config.Clock takes a manual clock, gVisor's stack.Options.Clock

@@ -21,20 +21,22 @@ import (
 // errors.Is), io.EOF is the end of the peer's stream, and a timeout wraps
 // os.ErrDeadlineExceeded.
 //
-// A linux backend fits the same interface: the DUT is a set of sockets
-// opened inside a network namespace made for the scenario (netns.New),
-// whose TUN device (tun.Device, kernel side 198.18.0.2/24) is the link;
-// the userspace side of the TUN is the bench's wire.Link, so the bench
-// owns 198.18.0.1 and no host kernel answers for it. Listen, Connect and
-// the socket calls run on the namespace's thread (Namespace.Do) and map
-// one to one onto listen(2), connect(2) with O_NONBLOCK (the Pending
-// result comes from polling for writability), send(2), recv(2),
-// shutdown(SHUT_WR), close(2), SO_LINGER {1, 0} + close, TCP_NODELAY,
+// The linux backend (Linux) fits the same interface: the DUT is a set of
+// sockets opened inside a network namespace made for the scenario
+// (netns.New), whose TUN device (tun.Device, kernel side 198.18.0.2/24)
+// is the link; the userspace side of the TUN is the bench's wire.Link, so
+// the bench owns 198.18.0.1 and no host kernel answers for it. Sockets
+// are made on the namespace's thread (Namespace.Do) with
+// golang.org/x/sys/unix and map one to one onto listen(2), connect(2)
+// with O_NONBLOCK (the Pending result comes from polling for
+// writability), accept4(2), send(2), recv(2), shutdown(SHUT_WR),
+// close(2), SO_LINGER {1, 0} + close, TCP_NODELAY,
 // SO_KEEPALIVE/TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT and
-// TCP_USER_TIMEOUT; Setup becomes SO_RCVBUF before listen/connect and the
-// pinned sysctls of the namespace. Its Timing needs a longer Quiet window
-// than the in-process stacks', and its Backend.Start returns the TUN as
-// the bench's link.
+// TCP_USER_TIMEOUT; the waiting goes through the Go runtime's poller,
+// since a socket stays in its namespace whichever thread uses it. Setup
+// becomes SO_RCVBUF before listen/connect; the namespace has the sysctls
+// of LinuxSysctls pinned. Its Timing (LinuxTiming) has a longer Quiet
+// window than the in-process stacks', for delayed ACKs.
 type DUT interface {
 	// Name is the stack's name in reports: "handmade", "netstack", "linux".
 	Name() string
@@ -113,9 +115,16 @@ var InProcessTiming = Timing{Reply: time.Second, Quiet: 200 * time.Millisecond}
 // Backend makes fresh DUTs, one per scenario run.
 type Backend struct {
 	Name string
-	// Version says what runs, for reports (e.g. the gVisor module version).
+	// Version says what runs, for reports (e.g. the gVisor module version,
+	// the kernel release).
 	Version string
-	Timing  Timing
+	// Link is how the bench reaches the stack: "mem" (in process, over a
+	// wire.Pipe) or "tun" (a TUN device: the kernel).
+	Link string
+	// Settings are what the backend pins on every run (Linux's sysctls),
+	// for reports; empty for the stacks' defaults.
+	Settings []string
+	Timing   Timing
 	// Start builds a DUT and returns it with the link the bench uses to
 	// reach it (the other end of the DUT's link). DUT.Close releases
 	// both.
@@ -191,6 +200,7 @@ func inMemory(name, version string, start func(l wire.Link, addr netip.Addr, s S
 	return Backend{
 		Name:    name,
 		Version: version,
+		Link:    "mem",
 		Timing:  InProcessTiming,
 		Start: func(ctx context.Context, s Setup) (DUT, wire.Link, error) {
 			tb, dutEnd := wire.Pipe(wire.PipeConfig{Names: [2]string{"tb", name}})

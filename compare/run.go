@@ -42,10 +42,14 @@ type RunOptions struct {
 // Matrix is the outcome of a run: one row per scenario, one result per
 // stack. Its JSON form is what `tcplab compare --json` prints.
 type Matrix struct {
-	Stacks    []string           `json:"stacks"`
-	Versions  map[string]string  `json:"versions"`
-	Scenarios []Row              `json:"scenarios"`
-	Summary   map[string]Summary `json:"summary"`
+	Stacks   []string          `json:"stacks"`
+	Versions map[string]string `json:"versions"`
+	// Links says how the bench reached each stack: "mem" or "tun".
+	Links map[string]string `json:"links"`
+	// Settings are what a backend pinned for the run (Linux's sysctls).
+	Settings  map[string][]string `json:"settings,omitempty"`
+	Scenarios []Row               `json:"scenarios"`
+	Summary   map[string]Summary  `json:"summary"`
 	// Paired holds the paired runs when the caller ran them (RunPaired).
 	Paired    []Paired `json:"paired,omitempty"`
 	ElapsedMS int64    `json:"elapsed_ms"`
@@ -119,10 +123,17 @@ func Run(ctx context.Context, scenarios []Scenario, backends []Backend, opt RunO
 		opt.Timeout = 30 * time.Second
 	}
 	start := time.Now()
-	m := &Matrix{Versions: map[string]string{}, Summary: map[string]Summary{}}
+	m := &Matrix{Versions: map[string]string{}, Links: map[string]string{}, Summary: map[string]Summary{}}
 	for _, b := range backends {
 		m.Stacks = append(m.Stacks, b.Name)
 		m.Versions[b.Name] = b.Version
+		m.Links[b.Name] = b.Link
+		if len(b.Settings) > 0 {
+			if m.Settings == nil {
+				m.Settings = map[string][]string{}
+			}
+			m.Settings[b.Name] = b.Settings
+		}
 	}
 	m.Scenarios = make([]Row, len(sel))
 	for i, s := range sel {
@@ -306,10 +317,12 @@ func (m *Matrix) Failed() bool {
 	return false
 }
 
-// WriteText renders the matrix: one row per scenario, one column per
+// WriteText renders the matrix: a line per stack saying what ran and over
+// which link (and what it pinned), one row per scenario, one column per
 // stack, then the details of every result that is not a pass, then a
 // summary line per stack.
 func (m *Matrix) WriteText(w io.Writer) error {
+	m.writeHeader(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID\tscenario")
 	for _, s := range m.Stacks {
@@ -344,6 +357,21 @@ func (m *Matrix) WriteText(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// writeHeader says, per stack, what ran and how the bench reached it.
+func (m *Matrix) writeHeader(w io.Writer) {
+	for _, s := range m.Stacks {
+		link := m.Links[s]
+		if link == "" {
+			link = "?"
+		}
+		fmt.Fprintf(w, "%s: %s, over %s\n", s, m.Versions[s], link)
+		if set := m.Settings[s]; len(set) > 0 {
+			fmt.Fprintf(w, "  pinned: %s\n", strings.Join(set, ", "))
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func clip(s string, n int) string {

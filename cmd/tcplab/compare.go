@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -28,21 +29,28 @@ on a clean wire and at 2% loss, and the client's capture is checked: the
 handshake, sequence and acknowledgement arithmetic each way, no RST, both
 FINs acknowledged (skipped with --run or --no-paired).
 
-Stacks run in process on the in-memory wire (--link mem). The Linux kernel
-as a device under test (over a TUN device, as root) is not built yet.
+handmade and netstack run in process on the in-memory wire (--link mem).
+linux is the kernel itself as a device under test: each scenario gets a
+network namespace of its own, with the sysctls that change TCP's answers
+pinned (listed in the report), and the bench reaches it over a TUN device
+in that namespace, whatever --link says; the device and the namespace go
+with the run. It needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, /dev/net/tun):
+without it, the default --stacks leaves linux out and says why on stderr,
+and naming linux in --stacks is an error.
 
 Examples:
    tcplab compare
    tcplab compare --run 'RS-|OW-'            # RST handling and RFC 5961
    tcplab compare --stacks handmade --run HS-04 --pcap-dir caps
+   sudo tcplab compare --stacks linux --run 'FC-'   # the kernel alone
    tcplab compare --json | jq '.summary'
    tcplab compare --markdown conformance.md
    tcplab compare --list`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack), Usage: "devices under test: handmade, netstack"},
-			&cli.StringFlag{Name: "link", Value: "mem", Usage: "how the bench reaches them: mem"},
+			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack, stackLinux), Usage: "devices under test: handmade, netstack, linux (linux needs root; left out of the default without it)"},
+			&cli.StringFlag{Name: "link", Value: "mem", Usage: "how the bench reaches handmade and netstack: mem (linux is always over its TUN)"},
 			&cli.StringFlag{Name: "run", Usage: "only scenarios whose ID or title matches this regular `PATTERN`"},
-			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document (stacks, versions, scenarios, summary)"},
+			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document (stacks, versions, links, settings, scenarios, summary)"},
 			&cli.StringFlag{Name: "markdown", Usage: "also write the matrix as a Markdown table to `FILE`"},
 			&cli.StringFlag{Name: "pcap-dir", Usage: "write one capture per scenario and stack (ID_stack.pcap) into `DIR`"},
 			&cli.IntFlag{Name: "parallel", Usage: "scenario runs at once", DefaultText: "2 × CPUs"},
@@ -72,21 +80,29 @@ func compareAction(c *cli.Context) error {
 		return nil
 	}
 	if l := c.String("link"); l != "mem" {
-		return cli.Exit(fmt.Sprintf("--link %q: the bench reaches its devices over mem only so far (TUN, and with it the Linux kernel, is the next step)", l), 2)
+		return cli.Exit(fmt.Sprintf("--link %q: the bench reaches handmade and netstack over mem only so far (linux is always over its own TUN device)", l), 2)
 	}
 	var stacks []string
 	for _, s := range c.StringSlice("stacks") {
 		for _, n := range strings.Split(s, ",") {
-			switch n = strings.TrimSpace(n); n {
-			case stackLinux:
-				return cli.Exit("--stacks linux: the Linux kernel as a device under test needs --link tun, which is not built yet", 2)
-			case "":
-			default:
+			if n = strings.TrimSpace(n); n != "" {
 				stacks = append(stacks, n)
 			}
 		}
 	}
-	m, err := compare.Run(c.Context, scenarios, compare.Backends(), compare.RunOptions{
+	backends := compare.Backends()
+	if slices.Contains(stacks, stackLinux) {
+		switch err := linuxAvailable(); {
+		case err == nil:
+			backends = append(backends, compare.Linux())
+		case c.IsSet("stacks"):
+			return cli.Exit(fmt.Sprintf("--stacks linux: %v", err), 2)
+		default:
+			stacks = slices.DeleteFunc(stacks, func(n string) bool { return n == stackLinux })
+			fmt.Fprintf(c.App.ErrWriter, "compare: linux left out: %v\n", err)
+		}
+	}
+	m, err := compare.Run(c.Context, scenarios, backends, compare.RunOptions{
 		Stacks: stacks, PcapDir: c.String("pcap-dir"), Parallel: c.Int("parallel"), Seed: c.Uint64("seed"),
 	})
 	if err != nil {
@@ -133,6 +149,10 @@ func compareAction(c *cli.Context) error {
 	return nil
 }
 
+// linuxAvailable says whether this process can run the linux stack (a
+// variable, so tests can play the unprivileged user).
+var linuxAvailable = compare.LinuxAvailable
+
 // writeMarkdown writes the matrix as a Markdown table, details below.
 func writeMarkdown(file string, m *compare.Matrix) error {
 	var b strings.Builder
@@ -157,7 +177,10 @@ func writeMarkdown(file string, m *compare.Matrix) error {
 	b.WriteString("\n")
 	for _, s := range m.Stacks {
 		x := m.Summary[s]
-		fmt.Fprintf(&b, "- **%s** (%s): %d pass, %d allowed, %d fail, %d n/a, %d error\n", s, m.Versions[s], x.Pass, x.Allowed, x.Fail, x.NA, x.Error)
+		fmt.Fprintf(&b, "- **%s** (%s, over %s): %d pass, %d allowed, %d fail, %d n/a, %d error\n", s, m.Versions[s], m.Links[s], x.Pass, x.Allowed, x.Fail, x.NA, x.Error)
+		if set := m.Settings[s]; len(set) > 0 {
+			fmt.Fprintf(&b, "  - pinned: `%s`\n", strings.Join(set, "`, `"))
+		}
 	}
 	return os.WriteFile(file, []byte(b.String()), 0o644)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,7 +14,23 @@ import (
 	"tcplab/compare"
 )
 
+// wantStacks is what the default --stacks runs here: linux too when this
+// process can run it (always under CI, which runs as root).
+func wantStacks(t *testing.T) []string {
+	t.Helper()
+	err := compare.LinuxAvailable()
+	switch {
+	case err == nil:
+		return []string{"handmade", "netstack", "linux"}
+	case os.Getenv("CI") != "":
+		t.Fatalf("CI must run the linux stack: %v", err)
+	}
+	t.Logf("linux left out: %v", err)
+	return []string{"handmade", "netstack"}
+}
+
 func TestCompareJSONAndMarkdown(t *testing.T) {
+	stacks := wantStacks(t)
 	md := filepath.Join(t.TempDir(), "m.md")
 	stdout, stderr, err := runCLI(t, "compare", "--run", "^RS-0", "--json", "--markdown", md)
 	if err != nil {
@@ -24,26 +41,38 @@ func TestCompareJSONAndMarkdown(t *testing.T) {
 	if err := dec.Decode(&m); err != nil || dec.More() {
 		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, stdout)
 	}
-	if len(m.Scenarios) < 3 || len(m.Stacks) != 2 {
-		t.Fatalf("%d scenarios on %v", len(m.Scenarios), m.Stacks)
+	if len(m.Scenarios) < 3 || !slices.Equal(m.Stacks, stacks) {
+		t.Fatalf("%d scenarios on %v, want %v", len(m.Scenarios), m.Stacks, stacks)
 	}
 	for _, r := range m.Scenarios {
-		if !strings.HasPrefix(r.ID, "RS-0") || r.RFC == "" || len(r.Results) != 2 {
+		if !strings.HasPrefix(r.ID, "RS-0") || r.RFC == "" || len(r.Results) != len(stacks) {
 			t.Errorf("row %+v", r)
+		}
+	}
+	for _, s := range stacks {
+		want := "mem"
+		if s == "linux" {
+			want = "tun"
+			if len(m.Settings["linux"]) == 0 || !strings.HasPrefix(m.Versions["linux"], "Linux ") {
+				t.Errorf("linux without its pinned settings or kernel release: %q, %q", m.Settings["linux"], m.Versions["linux"])
+			}
+		}
+		if m.Links[s] != want {
+			t.Errorf("%s over %q, want %q", s, m.Links[s], want)
 		}
 	}
 	b, err := os.ReadFile(md)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "| ID | scenario | RFC | handmade | netstack |") || !strings.Contains(string(b), "| RS-01") {
+	if !strings.Contains(string(b), "| ID | scenario | RFC | "+strings.Join(stacks, " | ")+" |") || !strings.Contains(string(b), "| RS-01") {
 		t.Errorf("markdown:\n%s", b)
 	}
 }
 
 func TestCompareRejectsWhatItCannotRun(t *testing.T) {
 	for _, args := range [][]string{
-		{"compare", "--stacks", "linux"},
+		{"compare", "--stacks", "nosuchstack"},
 		{"compare", "--link", "tun"},
 		{"compare", "--run", "NO-SUCH-SCENARIO"},
 		{"compare", "--run", "("},
@@ -53,5 +82,64 @@ func TestCompareRejectsWhatItCannotRun(t *testing.T) {
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 {
 			t.Errorf("%v: err %v, want exit status 2", args, err)
 		}
+	}
+}
+
+// TestCompareLinuxWithoutRoot: playing a process that cannot build
+// namespaces, the default --stacks runs the in-process stacks and says on
+// stderr why linux is left out; naming linux is an error that names the
+// missing capability.
+func TestCompareLinuxWithoutRoot(t *testing.T) {
+	old := linuxAvailable
+	linuxAvailable = func() error { return errors.New("needs root with CAP_NET_ADMIN (test)") }
+	t.Cleanup(func() { linuxAvailable = old })
+
+	stdout, stderr, err := runCLI(t, "compare", "--run", "^HS-01a$", "--json")
+	if err != nil {
+		t.Fatalf("default stacks without root: %v\n%s", err, stderr)
+	}
+	var m compare.Matrix
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout)
+	}
+	if !slices.Equal(m.Stacks, []string{"handmade", "netstack"}) {
+		t.Errorf("stacks %v without root", m.Stacks)
+	}
+	if !strings.Contains(stderr, "linux left out") || !strings.Contains(stderr, "CAP_NET_ADMIN") {
+		t.Errorf("stderr does not say why linux was left out: %q", stderr)
+	}
+
+	for _, args := range [][]string{
+		{"compare", "--stacks", "linux"},
+		{"compare", "--stacks", "handmade,linux"},
+	} {
+		_, _, err := runCLI(t, args...)
+		var ec cli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+			t.Errorf("%v without root: %v, want exit status 2 naming the capability", args, err)
+		}
+	}
+}
+
+// TestCompareLinux: as root, --stacks linux runs the kernel alone, over
+// TUN, and the text report says so and lists what it pinned.
+func TestCompareLinux(t *testing.T) {
+	if err := compare.LinuxAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	stdout, stderr, err := runCLI(t, "compare", "--stacks", "linux", "--run", "^(HS-01a|FC-07)$")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
+	}
+	for _, w := range []string{"linux: Linux ", "over tun", "pinned: net.ipv4.tcp_timestamps=1", "net.ipv4.tcp_rfc1337=0", "FC-07", "linux (Linux "} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("report lacks %q:\n%s", w, stdout)
+		}
+	}
+	if strings.Contains(stdout, "handmade") || stderr != "" {
+		t.Errorf("more than linux ran, or stderr %q:\n%s", stderr, stdout)
 	}
 }
