@@ -143,3 +143,30 @@ func TestCompareLinux(t *testing.T) {
 		t.Errorf("more than linux ran, or stderr %q:\n%s", stderr, stdout)
 	}
 }
+
+func TestBenchJSON(t *testing.T) {
+	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--profiles", "clean", "--runs", "1", "--size", "1MiB")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep benchReport
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&rep); err != nil || dec.More() {
+		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, stdout)
+	}
+	if !rep.OK || len(rep.Results) != 4 || rep.NetstackOptions == "" || rep.HandmadeConfig == "" {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rep.Results {
+		if r.Link != "mem" || r.Profile != "clean" || r.MedianMbps <= 0 || r.RatioVsNetstack <= 0 || len(r.Runs) != 1 || r.Runs[0].Bytes != 1<<20 {
+			t.Errorf("result %+v", r)
+		}
+	}
+	for _, args := range [][]string{{"bench", "--profiles", "wan"}, {"bench", "--pairings", "linux-handmade"}, {"bench", "--runs", "0"}} {
+		_, _, err := runCLI(t, args...)
+		var ec cli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != 2 {
+			t.Errorf("%v: err %v, want exit status 2", args, err)
+		}
+	}
+}

@@ -1,0 +1,351 @@
+// Package throughput measures bulk transfers between the hand-built stack
+// and gVisor's netstack, in every pairing, under named wire profiles: the
+// engine behind `tcplab bench` and its Go benchmarks.
+//
+// Runs of the pairings are interleaved (profile by profile, pairing by
+// pairing, then again), repeated, and summarised by their median with the
+// spread, so a noisy machine shifts every pairing alike; each pairing's
+// goodput is also given as a ratio to netstack->netstack measured in the
+// same run and profile.
+package throughput
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"syscall"
+	"time"
+
+	"tcplab/handmade"
+	"tcplab/netstackref"
+	"tcplab/wire"
+)
+
+// Profile is a named wire: impairments applied to both directions.
+type Profile struct {
+	Name string
+	Wire wire.Impairment
+}
+
+// Profiles are the named profiles of issue #6: clean; lossy (1% loss,
+// 20 ms RTT); harsh (5% loss, 5% reordering, 10 ms RTT). The RTT is
+// the wire's delay both ways.
+var Profiles = []Profile{
+	{"clean", wire.Impairment{}},
+	{"lossy", wire.Impairment{Loss: 0.01, Delay: 10 * time.Millisecond}},
+	{"harsh", wire.Impairment{Loss: 0.05, Reorder: 0.05, Delay: 5 * time.Millisecond}},
+}
+
+// LookupProfile finds a profile by name.
+func LookupProfile(name string) (Profile, bool) {
+	for _, p := range Profiles {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}
+
+// Pairing is a client stack sending to a server stack.
+type Pairing struct{ Client, Server string }
+
+func (p Pairing) String() string { return p.Client + "->" + p.Server }
+
+// Stack names.
+const (
+	Handmade = "handmade"
+	Netstack = "netstack"
+)
+
+// Pairings are every pairing of the two in-process stacks, the baseline
+// (netstack->netstack) first.
+var Pairings = []Pairing{{Netstack, Netstack}, {Handmade, Handmade}, {Handmade, Netstack}, {Netstack, Handmade}}
+
+// Options choose what Measure runs.
+type Options struct {
+	Pairings []Pairing // default Pairings
+	Profiles []Profile // default Profiles
+	Runs     int       // repetitions of each pairing and profile; default 5
+	// Each transfer sends Size octets or runs Duration, whichever ends
+	// first: defaults 64 MiB and 2 s.
+	Size     int64
+	Duration time.Duration
+	Seed     int64
+	// Netstack are the baseline's options (default
+	// netstackref.DefaultOptions); Handmade the hand-built stack's.
+	// Buffers should match: the baseline is never handicapped.
+	Netstack netstackref.Options
+	Handmade handmade.Config
+	// Progress, if set, is told about each run as it ends.
+	Progress func(done, total int, r Result, run Run)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Pairings == nil {
+		o.Pairings = Pairings
+	}
+	if o.Profiles == nil {
+		o.Profiles = Profiles
+	}
+	if o.Runs <= 0 {
+		o.Runs = 5
+	}
+	if o.Size <= 0 {
+		o.Size = 64 << 20
+	}
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+	}
+	if o.Netstack == (netstackref.Options{}) {
+		o.Netstack = netstackref.DefaultOptions()
+	}
+	return o
+}
+
+// Run is one transfer.
+type Run struct {
+	Bytes           int64   `json:"bytes"`
+	Seconds         float64 `json:"seconds"`
+	Mbps            float64 `json:"goodput_mbps"`
+	Retransmissions uint64  `json:"retransmissions"`
+	CPUSeconds      float64 `json:"cpu_seconds"` // the whole process's, both stacks and the wire
+	Seed            int64   `json:"seed"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// Result is one pairing on one link and profile, over its runs.
+type Result struct {
+	Pairing string `json:"pairing"`
+	Client  string `json:"client"`
+	Server  string `json:"server"`
+	Link    string `json:"link"`
+	Profile string `json:"profile"`
+	Runs    []Run  `json:"runs"`
+	// MedianMbps is the median goodput; MinMbps and MaxMbps the spread.
+	MedianMbps, MinMbps, MaxMbps float64
+	// RatioVsNetstack is MedianMbps over netstack->netstack's median in
+	// the same run and profile (0 when that baseline did not run).
+	RatioVsNetstack float64 `json:"ratio_vs_netstack"`
+	// Retransmissions is the median of the runs'.
+	Retransmissions uint64 `json:"retransmissions"`
+	// CPUSecondsPerGB is the median CPU time per 10^9 octets moved.
+	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"`
+	OK              bool    `json:"ok"`
+}
+
+// Measure runs every pairing under every profile, Runs times,
+// interleaved, and summarises each.
+func Measure(ctx context.Context, opt Options) []Result {
+	opt = opt.withDefaults()
+	var results []Result
+	index := map[[2]string]int{}
+	for _, prof := range opt.Profiles {
+		for _, p := range opt.Pairings {
+			index[[2]string{prof.Name, p.String()}] = len(results)
+			results = append(results, Result{Pairing: p.String(), Client: p.Client, Server: p.Server, Link: "mem", Profile: prof.Name})
+		}
+	}
+	total, done := opt.Runs*len(results), 0
+	for rep := range opt.Runs {
+		for _, prof := range opt.Profiles {
+			for _, p := range opt.Pairings {
+				if ctx.Err() != nil {
+					return summarise(results)
+				}
+				seed := opt.Seed + int64(rep)*1000 + int64(len(prof.Name))
+				run := transfer(ctx, p, prof, opt, seed)
+				i := index[[2]string{prof.Name, p.String()}]
+				results[i].Runs = append(results[i].Runs, run)
+				done++
+				if opt.Progress != nil {
+					opt.Progress(done, total, results[i], run)
+				}
+			}
+		}
+	}
+	return summarise(results)
+}
+
+func summarise(results []Result) []Result {
+	base := map[string]float64{}
+	for i := range results {
+		r := &results[i]
+		var mbps, cpu []float64
+		var rt []uint64
+		r.OK = len(r.Runs) > 0
+		for _, run := range r.Runs {
+			if run.Error != "" {
+				r.OK = false
+				continue
+			}
+			mbps = append(mbps, run.Mbps)
+			rt = append(rt, run.Retransmissions)
+			if run.Bytes > 0 {
+				cpu = append(cpu, run.CPUSeconds/(float64(run.Bytes)/1e9))
+			}
+		}
+		if len(mbps) == 0 {
+			continue
+		}
+		slices.Sort(mbps)
+		slices.Sort(rt)
+		slices.Sort(cpu)
+		r.MedianMbps, r.MinMbps, r.MaxMbps = median(mbps), mbps[0], mbps[len(mbps)-1]
+		r.Retransmissions = rt[len(rt)/2]
+		if len(cpu) > 0 {
+			r.CPUSecondsPerGB = median(cpu)
+		}
+		if r.Client == Netstack && r.Server == Netstack {
+			base[r.Link+"/"+r.Profile] = r.MedianMbps
+		}
+	}
+	for i := range results {
+		if b := base[results[i].Link+"/"+results[i].Profile]; b > 0 {
+			results[i].RatioVsNetstack = results[i].MedianMbps / b
+		}
+	}
+	return results
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// endpoint is a stack under a transfer.
+type endpoint struct {
+	dial            func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
+	listen          func(port uint16) (net.Listener, error)
+	retransmissions func(c net.Conn) uint64
+	close           func() error
+}
+
+func start(name string, l wire.Link, a netip.Addr, opt Options) (endpoint, error) {
+	if name == Handmade {
+		s, err := handmade.NewStack(l, a, opt.Handmade)
+		if err != nil {
+			return endpoint{}, err
+		}
+		return endpoint{
+			dial:   func(ctx context.Context, to netip.AddrPort) (net.Conn, error) { return s.Dial(ctx, to) },
+			listen: func(p uint16) (net.Listener, error) { return s.Listen(p) },
+			retransmissions: func(c net.Conn) uint64 {
+				if hc, ok := c.(*handmade.Conn); ok {
+					return hc.Info().Counters.Retransmissions
+				}
+				return 0
+			},
+			close: s.Close,
+		}, nil
+	}
+	s, err := netstackref.New(l, a, opt.Netstack)
+	if err != nil {
+		return endpoint{}, err
+	}
+	return endpoint{dial: s.Dial, listen: s.Listen, close: s.Close,
+		retransmissions: func(net.Conn) uint64 { return s.Counters().Retransmits }}, nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// transfer runs one bulk transfer: the client sends until Size octets
+// or Duration, then half-closes; goodput is what the server read over
+// the time from the handshake's end to the server's EOF.
+func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed int64) (run Run) {
+	run.Seed = seed
+	a, b := wire.Pipe(wire.PipeConfig{Seed: seed, AtoB: prof.Wire, BtoA: prof.Wire})
+	defer a.Close()
+	ca, sa := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddrPort("198.18.0.2:12345")
+	client, err := start(p.Client, a, ca, opt)
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	defer client.close()
+	server, err := start(p.Server, b, sa.Addr(), opt)
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	defer server.close()
+	ln, err := server.listen(sa.Port())
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(ctx, opt.Duration+time.Minute)
+	defer cancel()
+	type got struct {
+		n   int64
+		end time.Time
+		err error
+	}
+	gotc := make(chan got, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			gotc <- got{err: err}
+			return
+		}
+		defer c.Close()
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		n, err := io.Copy(io.Discard, c)
+		gotc <- got{n, time.Now(), err}
+	}()
+	c, err := client.dial(ctx, sa)
+	if err != nil {
+		run.Error = fmt.Sprintf("dial: %v", err)
+		return run
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	buf := make([]byte, 64<<10)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	cpu0, start := cpuTime(), time.Now()
+	deadline := start.Add(opt.Duration)
+	var sent int64
+	for sent < opt.Size && time.Now().Before(deadline) {
+		n := int(min(int64(len(buf)), opt.Size-sent))
+		w, err := c.Write(buf[:n])
+		sent += int64(w)
+		if err != nil {
+			run.Error = fmt.Sprintf("write after %d octets: %v", sent, err)
+			return run
+		}
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	g := <-gotc
+	cpu := cpuTime() - cpu0
+	if g.err != nil {
+		run.Error = fmt.Sprintf("server: %v", g.err)
+		return run
+	}
+	if g.n != sent {
+		run.Error = fmt.Sprintf("server read %d of %d octets", g.n, sent)
+		return run
+	}
+	el := g.end.Sub(start)
+	run.Bytes, run.Seconds, run.CPUSeconds = g.n, el.Seconds(), cpu.Seconds()
+	run.Mbps = float64(g.n) * 8 / el.Seconds() / 1e6
+	run.Retransmissions = client.retransmissions(c)
+	return run
+}

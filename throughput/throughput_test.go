@@ -1,0 +1,84 @@
+package throughput
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestMeasureSummarises(t *testing.T) {
+	res := Measure(context.Background(), Options{
+		Pairings: []Pairing{{Netstack, Netstack}, {Handmade, Netstack}},
+		Profiles: []Profile{Profiles[0], Profiles[1]},
+		Runs:     3, Size: 1 << 20, Duration: time.Second, Seed: 1,
+	})
+	if len(res) != 4 {
+		t.Fatalf("%d results, want 2 pairings x 2 profiles", len(res))
+	}
+	for _, r := range res {
+		if !r.OK || len(r.Runs) != 3 {
+			t.Fatalf("%s/%s: ok %v, %d runs: %+v", r.Pairing, r.Profile, r.OK, len(r.Runs), r.Runs)
+		}
+		for _, run := range r.Runs {
+			if run.Bytes != 1<<20 || run.Mbps <= 0 || run.CPUSeconds <= 0 {
+				t.Errorf("%s/%s: run %+v", r.Pairing, r.Profile, run)
+			}
+		}
+		if !(r.MinMbps <= r.MedianMbps && r.MedianMbps <= r.MaxMbps) {
+			t.Errorf("%s/%s: median %v outside [%v, %v]", r.Pairing, r.Profile, r.MedianMbps, r.MinMbps, r.MaxMbps)
+		}
+		if r.Pairing == "netstack->netstack" && r.RatioVsNetstack != 1 {
+			t.Errorf("the baseline's ratio is %v, want 1", r.RatioVsNetstack)
+		}
+		if r.RatioVsNetstack <= 0 {
+			t.Errorf("%s/%s: no ratio to the baseline", r.Pairing, r.Profile)
+		}
+	}
+	// The lossy profile lost segments, and the senders retransmitted.
+	var rt uint64
+	for _, r := range res {
+		if r.Profile == "lossy" {
+			for _, run := range r.Runs {
+				rt += run.Retransmissions
+			}
+		}
+	}
+	if rt == 0 {
+		t.Error("1% loss and no retransmission in any lossy run")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{1}, 1}, {[]float64{1, 3}, 2}, {[]float64{1, 2, 9}, 2}, {[]float64{1, 2, 3, 10}, 2.5}} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkPairings measures every pairing under every profile for
+// benchstat: go test -bench Pairings -count 5 ./throughput | benchstat -
+func BenchmarkPairings(b *testing.B) {
+	for _, prof := range Profiles {
+		for _, p := range Pairings {
+			b.Run(prof.Name+"/"+p.Client+"-to-"+p.Server, func(b *testing.B) {
+				const size = 8 << 20
+				b.SetBytes(size)
+				b.ReportAllocs()
+				opt := Options{Size: size, Duration: time.Minute}.withDefaults()
+				var rt uint64
+				for i := 0; b.Loop(); i++ {
+					run := transfer(context.Background(), p, prof, opt, int64(i))
+					if run.Error != "" {
+						b.Fatal(run.Error)
+					}
+					rt += run.Retransmissions
+				}
+				b.ReportMetric(float64(rt)/float64(b.N), "retrans/op")
+			})
+		}
+	}
+}
