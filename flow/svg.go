@@ -16,7 +16,7 @@ func esc(s string) string {
 }
 
 const svgStyle = `<style>
-text{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;fill:#222}
+text{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;fill:#222;stroke:none}
 .lane{stroke:#555;stroke-width:2}
 .c2s{stroke:#1f5fbf;fill:#1f5fbf}
 .s2c{stroke:#2e7d32;fill:#2e7d32}

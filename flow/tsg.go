@@ -64,7 +64,7 @@ func WriteTSG(w io.Writer, c *Conn, d Dir, o RenderOptions) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" class="tcplab-tsg">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, "<title>%s</title>\n", esc(title))
 	b.WriteString(`<style>
-text{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11px;fill:#222}
+text{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11px;fill:#222;stroke:none}
 .axis{stroke:#444;stroke-width:1}
 .grid{stroke:#e4e4e4;stroke-width:1}
 .data{stroke:#1f3fbf;stroke-width:1.2}
