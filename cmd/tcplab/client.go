@@ -32,6 +32,7 @@ func endpointFlags(role string) []cli.Flag {
 		&cli.IntFlag{Name: "mtu", Usage: "MTU of the link, IP header included", DefaultText: "1500 on tun, the interface's on iface"},
 		&cli.StringFlag{Name: "profile", Value: "full", Usage: "handmade: full (RFC 9293 TCP) or seed (the article's stop-and-wait flow)"},
 		&cli.StringFlag{Name: "pcap-dir", Usage: "write a capture of the link into `DIR` (handmade and netstack; for linux use tcpdump on the peer's device)"},
+		&cli.StringFlag{Name: "flow-dir", Usage: "draw the capture into `DIR` when done: Mermaid (.mmd), SVG ladder (.svg), time-sequence graph (.tsg.svg); the capture goes there too unless --pcap-dir is set"},
 		&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document and nothing else; narration and progress go to stderr"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "narrate every data segment and ACK, not just the first"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no narration and no progress, only the results"},
@@ -92,6 +93,7 @@ type clientReport struct {
 	PeerStack     string          `json:"peer_stack,omitempty"`
 	PeerView      *transferResult `json:"peer_view,omitempty"` // mem: what the in-process server received
 	Captures      []string        `json:"captures,omitempty"`
+	FlowGraphs    []string        `json:"flow_graphs,omitempty"`
 	OK            bool            `json:"ok"`
 }
 
@@ -121,6 +123,11 @@ func clientAction(c *cli.Context) error {
 	o := outputsFrom(c)
 	rep := clientReport{Command: "client", Stack: c.String("stack"), Profile: c.String("profile")}
 	err := runClient(c, o, &rep)
+	var ferr error
+	rep.FlowGraphs, ferr = drawCaptures(c, rep.Captures)
+	if err == nil {
+		err = ferr
+	}
 	if err != nil && rep.Upload.Error == "" {
 		rep.Upload.Error = err.Error()
 	}
@@ -141,6 +148,9 @@ func clientAction(c *cli.Context) error {
 		}
 		for _, f := range rep.Captures {
 			fmt.Fprintf(o.out, "wrote %s\n", f)
+		}
+		for _, f := range rep.FlowGraphs {
+			fmt.Fprintf(o.out, "drew  %s\n", f)
 		}
 	}
 	if err != nil {
@@ -250,7 +260,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 			}
 		}
 		var serverLink wire.Link
-		link, serverLink, err = openMemPair(c.String("pcap-dir"), &rep.Captures)
+		link, serverLink, err = openMemPair(captureDir(c), &rep.Captures)
 		if err != nil {
 			return err
 		}
@@ -282,7 +292,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 		}
 		defer link.Close()
 		rep.LinkDetail = link.desc
-		if err := link.tap(c.String("pcap-dir"), "client-"+stackName, &rep.Captures); err != nil {
+		if err := link.tap(captureDir(c), "client-"+stackName, &rep.Captures); err != nil {
 			return err
 		}
 	case "iface":
@@ -291,7 +301,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 		}
 		defer link.Close()
 		rep.LinkDetail = link.desc
-		if err := link.tap(c.String("pcap-dir"), "client-"+stackName, &rep.Captures); err != nil {
+		if err := link.tap(captureDir(c), "client-"+stackName, &rep.Captures); err != nil {
 			return err
 		}
 	}

@@ -45,6 +45,7 @@ Examples:
    sudo tcplab compare --stacks linux --run 'FC-'   # the kernel alone
    tcplab compare --json | jq '.summary'
    tcplab compare --markdown conformance.md
+   tcplab compare --html report.html         # open in a browser: each cell opens its flow graph
    tcplab compare --list`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack, stackLinux), Usage: "devices under test: handmade, netstack, linux (linux needs root; left out of the default without it)"},
@@ -52,6 +53,7 @@ Examples:
 			&cli.StringFlag{Name: "run", Usage: "only scenarios whose ID or title matches this regular `PATTERN`"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document (stacks, versions, links, settings, scenarios, summary)"},
 			&cli.StringFlag{Name: "markdown", Usage: "also write the matrix as a Markdown table to `FILE`"},
+			&cli.StringFlag{Name: "html", Usage: "also write the matrix as an HTML page to `FILE`, each cell opening the flow graph of its capture; captures go beside it (FILE-captures/) unless --pcap-dir is set"},
 			&cli.StringFlag{Name: "pcap-dir", Usage: "write one capture per scenario and stack (ID_stack.pcap) into `DIR`"},
 			&cli.IntFlag{Name: "parallel", Usage: "scenario runs at once", DefaultText: "2 × CPUs"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the bench's choices (ports, ISNs)"},
@@ -102,15 +104,19 @@ func compareAction(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "compare: linux left out: %v\n", err)
 		}
 	}
+	pcapDir := c.String("pcap-dir")
+	if f := c.String("html"); f != "" && pcapDir == "" {
+		pcapDir = reportCapturesDir(f)
+	}
 	m, err := compare.Run(c.Context, scenarios, backends, compare.RunOptions{
-		Stacks: stacks, PcapDir: c.String("pcap-dir"), Parallel: c.Int("parallel"), Seed: c.Uint64("seed"),
+		Stacks: stacks, PcapDir: pcapDir, Parallel: c.Int("parallel"), Seed: c.Uint64("seed"),
 	})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	pairedFailed := false
 	if !c.Bool("no-paired") && c.String("run") == "" {
-		m.Paired = compare.RunPaired(c.Context, compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: c.String("pcap-dir")})
+		m.Paired = compare.RunPaired(c.Context, compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: pcapDir})
 		for _, p := range m.Paired {
 			pairedFailed = pairedFailed || !p.OK
 		}
@@ -118,6 +124,11 @@ func compareAction(c *cli.Context) error {
 	if f := c.String("markdown"); f != "" {
 		if err := writeMarkdown(f, m); err != nil {
 			return cli.Exit(fmt.Sprintf("--markdown: %v", err), 1)
+		}
+	}
+	if f := c.String("html"); f != "" {
+		if err := writeHTMLReport(f, m); err != nil {
+			return cli.Exit(fmt.Sprintf("--html: %v", err), 1)
 		}
 	}
 	if c.Bool("json") {

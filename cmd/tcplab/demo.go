@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tcplab/flow"
 	"tcplab/netstackref"
 	"tcplab/wire"
 )
@@ -51,7 +53,8 @@ Examples:
    tcplab demo --size 8MiB --loss 0.05 --seed 7
    tcplab demo --dup 0.01 --reorder 0.02 --delay 2ms --jitter 1ms --rate 100Mbit
    tcplab demo --corrupt 0.01 --pcap-dir /tmp/caps   # then: tshark -r /tmp/caps/handmade-to-netstack.server.pcap
-   tcplab demo --json > demo.json                    # narration goes to stderr`,
+   tcplab demo --json > demo.json                    # narration goes to stderr
+   tcplab demo --profile seed --loss 0.05 --flow-dir flows   # flows/*.mmd, *.svg, *.tsg.svg`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "size", Value: "1MiB", Usage: "payload size: bytes, or with KiB/MiB/GiB/KB/MB/GB"},
 			&cli.StringFlag{Name: "profile", Value: "full", Usage: "hand-built stack: full (RFC 9293 TCP with windows, options, recovery) or seed (the article's stop-and-wait flow)"},
@@ -65,6 +68,7 @@ Examples:
 			&cli.StringFlag{Name: "rate", Usage: "rate limit per direction, e.g. 100Mbit, 1Gbit, 500kbit"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed for every random decision of the wire", DefaultText: "random, printed"},
 			&cli.StringFlag{Name: "pcap-dir", Usage: "write a pcap at each end of each run, plus the wire's events, into `DIR`"},
+			&cli.StringFlag{Name: "flow-dir", Usage: "draw each run's captures into `DIR`: Mermaid (.mmd), SVG ladder (.svg), time-sequence graph (.tsg.svg); captures go there too unless --pcap-dir is set"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document and nothing else; narration goes to stderr"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "narrate every data segment and ACK, not just the first"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no narration, only the results"},
@@ -127,6 +131,13 @@ func demoAction(c *cli.Context) error {
 		}
 		fmt.Fprintf(narration, "\n== run %d/%d: %s\n", i+1, len(runs), describeRun(name, cfg))
 		r := runDirection(c.Context, cfg, name)
+		if fd := c.String("flow-dir"); fd != "" && cfg.PcapDir != "" {
+			files, err := drawRun(fd, cfg.PcapDir, r)
+			r.FlowGraphs = files
+			if err != nil {
+				r.OK, r.Error = false, fmt.Sprintf("--flow-dir: %v", err)
+			}
+		}
 		rep.Runs = append(rep.Runs, r)
 		rep.OK = rep.OK && r.OK
 		if !jsonOut {
@@ -209,6 +220,14 @@ func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, error) {
 			return cfg, nil, fmt.Errorf("--pcap-dir: %w", err)
 		}
 		cfg.PcapDir = d
+	}
+	if d := c.String("flow-dir"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return cfg, nil, fmt.Errorf("--flow-dir: %w", err)
+		}
+		if cfg.PcapDir == "" {
+			cfg.PcapDir = d // the graphs are drawn from the captures
+		}
 	}
 	cfg.Payload = makePayload(size, cfg.Seed)
 	runs := []string{runHandmadeToNetstack, runNetstackToHandmade}
@@ -344,6 +363,9 @@ func printRun(w io.Writer, r runResult, seed int64) {
 	for _, f := range r.Captures {
 		fmt.Fprintf(w, "   wrote %s\n", f)
 	}
+	for _, f := range r.FlowGraphs {
+		fmt.Fprintf(w, "   drew  %s\n", f)
+	}
 }
 
 func printSummary(w io.Writer, rep demoReport) {
@@ -385,4 +407,26 @@ func nonZeroCounters(v any) string {
 		walk(rv)
 	}
 	return strings.Join(parts, " ")
+}
+
+// drawRun draws the captures of a demo run (both ends) into dir, with the
+// wire's events.
+func drawRun(dir, pcapDir string, r runResult) ([]string, error) {
+	events := filepath.Join(pcapDir, r.Name+".events.jsonl")
+	if _, err := os.Stat(events); err != nil {
+		events = ""
+	}
+	var files []string
+	for _, role := range []string{"client", "server"} {
+		pcap := filepath.Join(pcapDir, r.Name+"."+role+".pcap")
+		if _, err := os.Stat(pcap); err != nil {
+			continue // the run failed before capturing
+		}
+		f, err := writeFlowGraphs(dir, r.Name+"."+role, pcap, events, flow.RenderOptions{ClientName: r.Client, ServerName: r.Server})
+		files = append(files, f...)
+		if err != nil {
+			return files, fmt.Errorf("%s: %w", pcap, err)
+		}
+	}
+	return files, nil
 }

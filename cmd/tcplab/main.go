@@ -50,7 +50,7 @@ Examples:
    tcplab demo --loss 0.05 --seed 7             # 5% loss each way, reproducible
    tcplab demo --corrupt 0.01 --pcap-dir caps   # captures at both ends, open in Wireshark
    tcplab demo --json | jq .runs[].goodput_mbps`,
-		Commands:             []*cli.Command{demoCommand(), clientCommand(), serverCommand(), compareCommand(), benchCommand()},
+		Commands:             []*cli.Command{demoCommand(), clientCommand(), serverCommand(), compareCommand(), benchCommand(), flowCommand()},
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
 		ExitErrHandler:       func(*cli.Context, error) {}, // main prints and exits

@@ -94,6 +94,8 @@ type runResult struct {
 		Counters netstackref.Counters `json:"counters"`
 	} `json:"netstack"`
 	Captures []string `json:"captures,omitempty"`
+	// FlowGraphs are the drawings of the captures (--flow-dir).
+	FlowGraphs []string `json:"flow_graphs,omitempty"`
 }
 
 // runDirection runs one upload over a fresh in-memory wire: the handmade

@@ -63,6 +63,7 @@ type serverReport struct {
 	GVisorVersion string           `json:"gvisor_version,omitempty"`
 	Uploads       []transferResult `json:"uploads"`
 	Captures      []string         `json:"captures,omitempty"`
+	FlowGraphs    []string         `json:"flow_graphs,omitempty"`
 	Interrupted   bool             `json:"interrupted,omitempty"`
 	Error         string           `json:"error,omitempty"`
 	OK            bool             `json:"ok"`
@@ -77,6 +78,11 @@ func serverAction(c *cli.Context) error {
 	var mu sync.Mutex // guards rep.Uploads while uploads run at once
 	err := runServer(c, o, &rep, &mu)
 	rep.Interrupted = c.Context.Err() != nil
+	var ferr error
+	rep.FlowGraphs, ferr = drawCaptures(c, rep.Captures)
+	if err == nil {
+		err = ferr
+	}
 	if err != nil {
 		rep.Error = err.Error()
 	}
@@ -94,6 +100,9 @@ func serverAction(c *cli.Context) error {
 		fmt.Fprintf(o.out, "%d upload(s) on %s (%s)\n", len(rep.Uploads), rep.Listen, rep.Stack)
 		for _, f := range rep.Captures {
 			fmt.Fprintf(o.out, "wrote %s\n", f)
+		}
+		for _, f := range rep.FlowGraphs {
+			fmt.Fprintf(o.out, "drew  %s\n", f)
 		}
 	}
 	if err != nil {
@@ -180,7 +189,7 @@ func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) err
 	}
 	if link != nil {
 		rep.LinkDetail = link.desc
-		if err := link.tap(c.String("pcap-dir"), "server-"+stackName, &rep.Captures); err != nil {
+		if err := link.tap(captureDir(c), "server-"+stackName, &rep.Captures); err != nil {
 			return err
 		}
 	}
