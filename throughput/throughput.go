@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -156,7 +157,7 @@ func Measure(ctx context.Context, opt Options) []Result {
 					return summarise(results)
 				}
 				seed := opt.Seed + int64(rep)*1000 + int64(len(prof.Name))
-				run := transfer(ctx, p, prof, opt, seed)
+				run := transfer(ctx, p, prof, opt, seed, nil)
 				i := index[[2]string{prof.Name, p.String()}]
 				results[i].Runs = append(results[i].Runs, run)
 				done++
@@ -263,12 +264,21 @@ func cpuTime() time.Duration {
 // transfer runs one bulk transfer: the client sends until Size octets
 // or Duration, then half-closes; goodput is what the server read over
 // the time from the handshake's end to the server's EOF.
-func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed int64) (run Run) {
+func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed int64, capture io.Writer) (run Run) {
 	run.Seed = seed
 	a, b := wire.Pipe(wire.PipeConfig{Seed: seed, AtoB: prof.Wire, BtoA: prof.Wire})
 	defer a.Close()
+	var cl wire.Link = a
+	if capture != nil {
+		tap, err := wire.NewTap(a, capture)
+		if err != nil {
+			run.Error = err.Error()
+			return run
+		}
+		cl = tap
+	}
 	ca, sa := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddrPort("198.18.0.2:12345")
-	client, err := start(p.Client, a, ca, opt)
+	client, err := start(p.Client, cl, ca, opt)
 	if err != nil {
 		run.Error = err.Error()
 		return run
@@ -348,4 +358,25 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	run.Mbps = float64(g.n) * 8 / el.Seconds() / 1e6
 	run.Retransmissions = client.retransmissions(c)
 	return run
+}
+
+// Sample runs one transfer of size octets of pairing p under prof with a
+// capture at the client written to w (one goroutine writes at a time), to
+// draw what a pairing's conversation looks like. It is not a measurement:
+// capturing costs time.
+func Sample(ctx context.Context, p Pairing, prof Profile, opt Options, size int64, seed int64, w io.Writer) Run {
+	opt = opt.withDefaults()
+	opt.Size, opt.Duration = size, time.Minute
+	return transfer(ctx, p, prof, opt, seed, &lockedWriter{w: w})
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -71,7 +71,7 @@ func BenchmarkPairings(b *testing.B) {
 				opt := Options{Size: size, Duration: time.Minute}.withDefaults()
 				var rt uint64
 				for i := 0; b.Loop(); i++ {
-					run := transfer(context.Background(), p, prof, opt, int64(i))
+					run := transfer(context.Background(), p, prof, opt, int64(i), nil)
 					if run.Error != "" {
 						b.Fatal(run.Error)
 					}

@@ -39,7 +39,8 @@ Examples:
    tcplab bench
    tcplab bench --profiles clean --runs 9
    tcplab bench --pairings handmade-netstack,netstack-netstack --duration 5s
-   tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'`,
+   tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'
+   tcplab bench --html bench.html        # each row opens a sample conversation's graphs`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh"},
 			&cli.StringFlag{Name: "pairings", Usage: "pairings as CLIENT-SERVER, comma separated", DefaultText: "all four"},
@@ -49,6 +50,7 @@ Examples:
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the wire's impairments (run r uses seed+1000r)"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document with results, one object per pairing, link and profile"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress"},
+			&cli.StringFlag{Name: "html", Usage: "also write the results as an HTML page to `FILE`, each row opening the flow graph of a sample transfer (captures beside it, in FILE-captures/)"},
 		},
 		Action: benchAction,
 	}
@@ -134,6 +136,12 @@ func benchAction(c *cli.Context) error {
 			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f..%.0f\t%.2f\t%d\t%.2f\t\n", r.Pairing, r.Profile, r.MedianMbps, r.MinMbps, r.MaxMbps, r.RatioVsNetstack, r.Retransmissions, r.CPUSecondsPerGB)
 		}
 		tw.Flush()
+	}
+	if f := c.String("html"); f != "" && c.Context.Err() == nil {
+		if err := writeBenchHTML(c.Context, f, rep, opt); err != nil {
+			return cli.Exit(fmt.Sprintf("--html: %v", err), 1)
+		}
+		fmt.Fprintf(narr, "wrote %s\n", f)
 	}
 	if c.Context.Err() != nil {
 		return c.Context.Err()

@@ -161,3 +161,42 @@ func TestCompareHTMLReport(t *testing.T) {
 		t.Errorf("%d flow graphs shown for %d cells; all images decoded: %v", opened, len(m.Scenarios)*len(m.Stacks), imagesOK)
 	}
 }
+
+func TestBenchHTMLReport(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "bench.html")
+	_, stderr, err := runCLI(t, "bench", "-q", "--profiles", "clean,lossy", "--runs", "1", "--size", "512KiB", "--duration", "1s", "--html", report)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr)
+	}
+	page, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`<tr class="row" id="bench-\d+"`).FindAllString(string(page), -1)
+	if len(rows) != 8 {
+		t.Errorf("%d rows, want 4 pairings x 2 profiles", len(rows))
+	}
+	images, links := 0, 0
+	for _, m := range regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(string(page), -1) {
+		u := html.UnescapeString(m[1])
+		switch {
+		case strings.HasPrefix(u, "data:image/svg+xml;base64,"):
+			images++
+		case strings.HasPrefix(u, "bench-captures/"):
+			links++
+			if _, err := os.Stat(filepath.Join(dir, u)); err != nil {
+				t.Errorf("the report links %s, which is not beside it: %v", u, err)
+			}
+		default:
+			t.Errorf("the report refers to %.80q", u)
+		}
+	}
+	// Each row: a ladder and a time-sequence graph, and its capture.
+	if images != 16 || links != 8 {
+		t.Errorf("%d inline graphs and %d capture links, want 16 and 8", images, links)
+	}
+	if strings.Contains(string(page), "no flow graph") {
+		t.Errorf("a row has no graph")
+	}
+}
