@@ -178,6 +178,48 @@ func CheckConversation(packets [][]byte) *Conversation {
 // CheckCapture reads a LINKTYPE_RAW pcap (as tcplab's taps write) and
 // checks its first connection.
 func CheckCapture(r io.Reader) (*Conversation, error) {
+	pkts, err := ReadCapture(r)
+	if err != nil {
+		return nil, err
+	}
+	return CheckConversation(pkts), nil
+}
+
+// CheckConversations checks every connection in packets, in the order
+// their first SYN appears: packets are grouped by their pair of
+// endpoints (either direction), and each group is judged as
+// CheckConversation judges one.
+func CheckConversations(packets [][]byte) []*Conversation {
+	type key [2]netip.AddrPort
+	groups := map[key][][]byte{}
+	var order []key
+	for _, p := range packets {
+		s, err := parse(p)
+		if err != nil {
+			continue
+		}
+		k := key{s.Src, s.Dst}
+		if _, ok := groups[k]; !ok {
+			if _, rev := groups[key{s.Dst, s.Src}]; rev {
+				k = key{s.Dst, s.Src}
+			} else if s.Flags&(SYN|ACK) != SYN {
+				continue // a connection whose SYN was not captured
+			} else {
+				order = append(order, k)
+			}
+		}
+		groups[k] = append(groups[k], p)
+	}
+	var out []*Conversation
+	for _, k := range order {
+		out = append(out, CheckConversation(groups[k]))
+	}
+	return out
+}
+
+// ReadCapture reads the IPv4 packets of a LINKTYPE_RAW pcap (as tcplab's
+// taps write).
+func ReadCapture(r io.Reader) ([][]byte, error) {
 	pr, err := pcapgo.NewReader(r)
 	if err != nil {
 		return nil, err
@@ -186,12 +228,11 @@ func CheckCapture(r io.Reader) (*Conversation, error) {
 	for {
 		data, _, err := pr.ReadPacketData()
 		if err == io.EOF {
-			break
+			return pkts, nil
 		}
 		if err != nil {
-			return nil, err
+			return pkts, err
 		}
 		pkts = append(pkts, data)
 	}
-	return CheckConversation(pkts), nil
 }

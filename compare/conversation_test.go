@@ -73,3 +73,45 @@ func TestCheckConversationCatchesDepartures(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConversationsSplitsByConnection(t *testing.T) {
+	s := netip.MustParseAddrPort("198.18.0.2:12345")
+	var all [][]byte
+	for i, c := range []netip.AddrPort{netip.MustParseAddrPort("198.18.0.1:40000"), netip.MustParseAddrPort("198.18.0.1:40001")} {
+		seg := func(from, to netip.AddrPort, flags Flags, seq, ack uint32, payload string) []byte {
+			b, err := build(&wireSegment{src: from, dst: to, ttl: 64, seq: seq, ack: ack, flags: flags, window: 65535, payload: []byte(payload)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		ci, si := uint32(1000*(i+1)), uint32(5000*(i+1))
+		conv := [][]byte{
+			seg(c, s, SYN, ci, 0, ""), seg(s, c, SYN|ACK, si, ci+1, ""), seg(c, s, ACK, ci+1, si+1, ""),
+			seg(c, s, ACK|PSH, ci+1, si+1, "hello"[:i+3]), seg(s, c, ACK, si+1, ci+uint32(i)+4, ""),
+			seg(c, s, FIN|ACK, ci+uint32(i)+4, si+1, ""), seg(s, c, FIN|ACK, si+1, ci+uint32(i)+5, ""),
+		}
+		if i == 0 {
+			conv = append(conv, seg(c, s, ACK, ci+4, si+2, "")) // the second never acknowledges the server's FIN
+		}
+		all = append(all, conv...)
+	}
+	// Interleave the two connections' segments.
+	mixed := make([][]byte, 0, len(all))
+	for i := 0; i < 8; i++ {
+		mixed = append(mixed, all[i])
+		if 8+i < len(all) {
+			mixed = append(mixed, all[8+i])
+		}
+	}
+	convs := CheckConversations(mixed)
+	if len(convs) != 2 {
+		t.Fatalf("%d conversations, want 2", len(convs))
+	}
+	if !convs[0].Clean() || convs[0].BytesC2S != 3 {
+		t.Errorf("first: %v %q", convs[0], convs[0].Problems)
+	}
+	if convs[1].Clean() || convs[1].ClosedS2C || convs[1].BytesC2S != 4 {
+		t.Errorf("second (server FIN never acknowledged): %v %q", convs[1], convs[1].Problems)
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"tcplab/compare"
 	"tcplab/handmade"
 	"tcplab/netstackref"
 	"tcplab/wire"
@@ -25,6 +27,7 @@ func serverCommand() *cli.Command {
 		&cli.UintFlag{Name: "port", Value: defaultPort, Usage: "port to listen on (the article's 12345)"},
 		&cli.IntFlag{Name: "count", Value: 1, Usage: "exit after this many uploads; 0 serves until Ctrl-C"},
 		&cli.StringFlag{Name: "save-dir", Usage: "write each upload to `DIR`/upload-N.bin"},
+		&cli.BoolFlag{Name: "check", Usage: "judge each upload's conversation from the server's capture: handshake, sequence and acknowledgement arithmetic each way, no RST, both FINs acknowledged (for an external client: any TCP that uploads)"},
 	)
 	return &cli.Command{
 		Name:  "server",
@@ -46,7 +49,8 @@ Examples (as root for tun):
    tcplab server --profile seed -v                 # the article's server, every segment narrated
    tcplab server --stack linux --count 3           # the kernel, for: tcplab client --server 198.18.1.1
    tcplab server --link iface:ens224 --addr 10.0.0.2 --save-dir uploads
-   tcplab server --json --pcap-dir caps | jq '.uploads[].sha256'`,
+   tcplab server --json --pcap-dir caps | jq '.uploads[].sha256'
+   tcplab server --stack netstack --check --count 0  # judge each client's conversation, e.g. a hand-built one`,
 		Flags:  flags,
 		Action: serverAction,
 	}
@@ -67,6 +71,9 @@ type serverReport struct {
 	Interrupted   bool             `json:"interrupted,omitempty"`
 	Error         string           `json:"error,omitempty"`
 	OK            bool             `json:"ok"`
+
+	checkCapture string // --check: the capture the conversations are judged from
+	checkTmp     string // --check without --pcap-dir: a directory to remove
 }
 
 func serverAction(c *cli.Context) error {
@@ -77,7 +84,13 @@ func serverAction(c *cli.Context) error {
 	rep := serverReport{Command: "server", Stack: c.String("stack"), Profile: c.String("profile"), Uploads: []transferResult{}}
 	var mu sync.Mutex // guards rep.Uploads while uploads run at once
 	err := runServer(c, o, &rep, &mu)
+	if rep.checkTmp != "" {
+		defer os.RemoveAll(rep.checkTmp)
+	}
 	rep.Interrupted = c.Context.Err() != nil
+	if err == nil && c.Bool("check") {
+		err = checkUploads(&rep, o)
+	}
 	var ferr error
 	rep.FlowGraphs, ferr = drawCaptures(c, rep.Captures)
 	if err == nil {
@@ -189,8 +202,23 @@ func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) err
 	}
 	if link != nil {
 		rep.LinkDetail = link.desc
-		if err := link.tap(captureDir(c), "server-"+stackName, &rep.Captures); err != nil {
+		dir := captureDir(c)
+		if dir == "" && c.Bool("check") {
+			tmp, err := os.MkdirTemp("", "tcplab-check-")
+			if err != nil {
+				return err
+			}
+			rep.checkTmp, dir = tmp, tmp
+		}
+		var caps []string
+		if err := link.tap(dir, "server-"+stackName, &caps); err != nil {
 			return err
+		}
+		if len(caps) > 0 {
+			rep.checkCapture = caps[0]
+			if dir == captureDir(c) {
+				rep.Captures = append(rep.Captures, caps...)
+			}
 		}
 	}
 	if stackName == stackNetstack {
@@ -325,4 +353,49 @@ func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) err
 	}
 	wg.Wait()
 	return acceptErr
+}
+
+// checkUploads judges each upload's conversation in the server's capture
+// (compare.CheckConversations) and records it on the upload, which fails
+// unless the conversation is clean.
+func checkUploads(rep *serverReport, o outputs) error {
+	if rep.checkCapture == "" {
+		return usagef("--check judges uploads from the server's capture, and the %s stack writes none: use handmade or netstack", rep.Stack)
+	}
+	f, err := os.Open(rep.checkCapture)
+	if err != nil {
+		return fmt.Errorf("--check: %w", err)
+	}
+	defer f.Close()
+	pkts, err := compare.ReadCapture(f)
+	if err != nil {
+		return fmt.Errorf("--check: reading %s: %w", rep.checkCapture, err)
+	}
+	convs := map[string]*compare.Conversation{}
+	for _, cv := range compare.CheckConversations(pkts) {
+		convs[cv.Client.String()] = cv
+	}
+	for i := range rep.Uploads {
+		u := &rep.Uploads[i]
+		cv := convs[u.Peer]
+		if cv == nil {
+			u.OK, u.Error = false, "--check: the capture holds no conversation from "+u.Peer
+			continue
+		}
+		u.Conversation = cv
+		verdict := "clean"
+		if !cv.Clean() {
+			verdict = "NOT clean: " + strings.Join(cv.Problems, "; ")
+			if u.OK {
+				u.OK, u.Error = false, "conversation not clean: "+strings.Join(cv.Problems, "; ")
+			}
+		}
+		line := fmt.Sprintf("conversation with %s: %d segments, %d retransmitted; %s", u.Peer, cv.Segments, cv.Retransmissions, verdict)
+		if o.json {
+			o.say("%s", line)
+		} else {
+			fmt.Fprintln(o.out, line)
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"tcplab/compare"
 	"tcplab/handmade"
 )
 
@@ -29,8 +30,11 @@ type transferResult struct {
 	GoodputMbps              float64 `json:"goodput_mbps"`
 	FinalState               string  `json:"final_state,omitempty"`
 	Saved                    string  `json:"saved,omitempty"`
-	OK                       bool    `json:"ok"`
-	Error                    string  `json:"error,omitempty"`
+	// Conversation is the upload judged from the server's capture
+	// (server --check).
+	Conversation *compare.Conversation `json:"conversation,omitempty"`
+	OK           bool                  `json:"ok"`
+	Error        string                `json:"error,omitempty"`
 }
 
 func (r *transferResult) finish(n int64, sum []byte, d time.Duration) {
