@@ -67,6 +67,26 @@ var want = map[string]struct{ handmade, netstack Verdict }{
 	"CK-02b": {Pass, Pass},
 	"CK-02c": {Pass, Pass},
 	"CK-03":  {Pass, Pass},
+	"OP-01a": {Pass, Pass},
+	"OP-01b": {Pass, Pass},
+	"OP-02":  {Pass, Pass},
+	"OP-03":  {Pass, Pass},
+	"OP-05a": {Pass, Pass},
+	"OP-05b": {Pass, Pass},
+	"OP-05c": {Pass, Pass},
+	"OP-06a": {Pass, Pass},
+	"OP-06b": {Pass, Pass},
+	"OP-07a": {Pass, Pass},
+	"OP-07b": {Pass, Allowed}, // gVisor takes text without TSopt (RFC 7323 §3.2 SHOULD drop)
+	"OP-07c": {Pass, Pass},
+	"OP-07d": {Pass, Pass},
+	"OP-07e": {Pass, Pass},
+	"OP-08":  {Pass, Allowed},    // gVisor has no PAWS
+	"OP-10":  {Allowed, Allowed}, // neither does ECN (SHLD-8): a plain SYN-ACK
+	"OP-11":  {Pass, Pass},
+	"OP-12":  {Pass, Pass},
+	"OP-13":  {Pass, Pass},
+	"OP-14":  {Pass, Pass},
 }
 
 // TestMatrix runs the whole catalogue on handmade and netstack and checks
