@@ -102,6 +102,9 @@ var want = map[string]struct{ handmade, netstack Verdict }{
 	"ZW-03a": {Pass, Pass},
 	"ZW-03b": {Pass, Pass},
 	"ZW-03c": {Pass, Pass},
+	"UR-01a": {Pass, Pass},
+	"UR-01b": {Pass, Pass},
+	"UR-02":  {Pass, Pass},
 }
 
 // TestMatrix runs the whole catalogue on handmade and netstack and checks
