@@ -77,13 +77,12 @@ func (st *stream) next() uint32 { return st.start + uint32(st.have) }
 func (st *stream) read(t *T, c *Conn, upto int, on func(seg *Segment)) {
 	for st.have < upto {
 		seg, err := c.Expect(TCP{}, t.Timing.Reply)
-		if err != nil {
-			if _, ok := err.(*Mismatch); ok {
-				t.Fail(fmt.Sprintf("%d octets of text from the DUT", upto),
-					fmt.Sprintf("%d in order, then nothing for %v", st.have, t.Timing.Reply))
-			}
-			t.Check(err)
+		var m *Mismatch
+		if errors.As(err, &m) {
+			t.Fail(fmt.Sprintf("%d octets of text from the DUT", upto),
+				fmt.Sprintf("%d in order, then nothing for %v", st.have, t.Timing.Reply))
 		}
+		t.Check(err)
 		st.add(seg)
 		if on != nil {
 			on(seg)
@@ -101,7 +100,7 @@ func transfer(t *T, c *Conn, s Socket, data []byte, on func(seg *Segment)) []byt
 	return st.buf
 }
 
-// ackWith returns a receive callback that acknowledges, with window
+// ackWith returns a stream.read callback that acknowledges, with window
 // field w, whatever new the DUT's segments brought: one ACK per advance of
 // RCV.NXT, never a repeat, which a DUT with data in flight would count as
 // a duplicate ACK (RFC 5681 §2) and answer with a fast retransmit.
@@ -251,15 +250,14 @@ func expectChecked(t *T, c *Conn, m TCP, check func(*Segment)) *Segment {
 	var got []string
 	for {
 		seg, err := c.Expect(TCP{}, time.Until(deadline))
-		if err != nil {
-			if mm, ok := err.(*Mismatch); ok {
-				c.b.mu.Lock()
-				mm.Want = describe(nil, &m, c.seqBaseDUT(), c.ackBaseDUT())
-				c.b.mu.Unlock()
-				mm.Within, mm.Got = t.Timing.Reply, got
-			}
-			t.Check(err)
+		var mm *Mismatch
+		if errors.As(err, &mm) {
+			c.b.mu.Lock()
+			mm.Want = describe(nil, &m, c.seqBaseDUT(), c.ackBaseDUT())
+			c.b.mu.Unlock()
+			mm.Within, mm.Got = t.Timing.Reply, got
 		}
+		t.Check(err)
 		check(seg)
 		why := match(nil, &m, seg)
 		if why == "" {
