@@ -89,7 +89,8 @@ type TCB struct {
 	synPending   bool // SYN or SYN-ACK to (re)send
 	probeNow     bool // a zero-window or keep-alive probe to send
 	ackNow       bool
-	unackedSegs  int
+	unackedSegs  int // full-sized segments not yet acknowledged
+	unackedBytes int // octets of text not yet acknowledged
 	chalTokens   int
 	chalRefillAt time.Time
 

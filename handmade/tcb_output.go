@@ -94,7 +94,7 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 		t.fillSACK(&seg.Options)
 	}
 	t.lastACKSent = t.RCV.NXT
-	t.ackNow, t.unackedSegs, t.delackAt = false, 0, time.Time{}
+	t.ackNow, t.unackedSegs, t.unackedBytes, t.delackAt = false, 0, 0, time.Time{}
 }
 
 // advertise computes the window field: what the receive buffer can take,

@@ -173,6 +173,37 @@ func TestEstablished_DelayedACK(t *testing.T) {
 	}
 }
 
+// RFC 9293 §3.8.6.3: "An ACK SHOULD be generated for at least every
+// second full-sized segment or 2*RMSS bytes of new data (where RMSS is the
+// MSS specified by the TCP endpoint receiving the segments" (SHLD-19):
+// segments of 1000 octets, less than full-sized, are ACKed at once when
+// the third brings 3000 > 2*1460 octets.
+func TestEstablished_DelayedACK_TwoRMSSOfSmallSegments(t *testing.T) {
+	cfg := exactCfg()
+	cfg.DisableDelayedACK = false
+	h := established(t, cfg)
+	for range 2 {
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK | PSH, Len: 1000})
+		h.rcv = h.rcv.Add(1000)
+		expectNothing(t, h)
+	}
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK | PSH, Len: 1000})
+	h.rcv = h.rcv.Add(1000)
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK})
+	expectNothing(t, h)
+	if !h.Deadline().IsZero() {
+		t.Fatal("delayed-ACK timer left armed")
+	}
+	// The count starts again from the ACK: 2000 more octets wait.
+	for range 2 {
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK | PSH, Len: 1000})
+		h.rcv = h.rcv.Add(1000)
+		expectNothing(t, h)
+	}
+	h.tick(40 * time.Millisecond)
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK})
+}
+
 // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a segment
 // arrives that fills in all or part of a gap in the sequence space"; and
 // "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-
