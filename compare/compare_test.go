@@ -392,3 +392,36 @@ func TestLookupBackends(t *testing.T) {
 		t.Fatal("Run with an unknown stack did not fail")
 	}
 }
+
+// A stack that is not a reference keeps an Allowed answer only if a
+// reference gave the same answer in the same run; an RFC alternative
+// (AllowedRFC) stands alone.
+func TestHoldToReferences(t *testing.T) {
+	m := &Matrix{Scenarios: []Row{
+		{ID: "A", Results: map[string]Result{
+			"handmade": {Verdict: Allowed, Answers: []string{"resends the SYN-ACK"}},
+			"netstack": {Verdict: Pass},
+			"linux":    {Verdict: Allowed, Answers: []string{"resends the SYN-ACK"}},
+		}},
+		{ID: "B", Results: map[string]Result{
+			"handmade": {Verdict: Allowed, Answers: []string{"something no reference does"}},
+			"netstack": {Verdict: Pass},
+			"linux":    {Verdict: Pass},
+		}},
+		{ID: "C", Results: map[string]Result{
+			"handmade": {Verdict: Allowed, Detail: "an RFC alternative"}, // AllowedRFC: no answers to match
+			"netstack": {Verdict: Pass},
+		}},
+	}}
+	holdToReferences(m)
+	for id, want := range map[string]Verdict{"A": Allowed, "B": Fail, "C": Allowed} {
+		for _, row := range m.Scenarios {
+			if row.ID == id && row.Results["handmade"].Verdict != want {
+				t.Errorf("%s: handmade %s, want %s (%s)", id, row.Results["handmade"].Verdict, want, row.Results["handmade"].Detail)
+			}
+		}
+	}
+	if m.Scenarios[1].Results["linux"].Verdict != Pass {
+		t.Error("a reference's verdict changed")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -71,6 +72,9 @@ type Result struct {
 	DurationMS int64    `json:"duration_ms"`
 	Pcap       string   `json:"pcap,omitempty"`
 	Log        []string `json:"log,omitempty"`
+	// Answers are the differences the scenario allowed as answers real
+	// stacks give (T.Allowed), to be matched against the references'.
+	Answers []string `json:"allowed_answers,omitempty"`
 }
 
 // Summary counts a stack's verdicts.
@@ -166,6 +170,7 @@ func Run(ctx context.Context, scenarios []Scenario, backends []Backend, opt RunO
 	}
 	close(jobs)
 	wg.Wait()
+	holdToReferences(m)
 	for _, row := range m.Scenarios {
 		for stack, r := range row.Results {
 			s := m.Summary[stack]
@@ -267,7 +272,8 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 		cleanups[i]()
 	}
 
-	v, detail := t.result()
+	v, detail, answers := t.result()
+	res.Answers = answers
 	if panicked != nil {
 		v, detail = Error, fmt.Sprintf("the scenario panicked: %v", panicked)
 	}
@@ -379,4 +385,42 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// References are the stacks whose answers are the yardstick: gVisor's
+// netstack and the Linux kernel.
+var References = map[string]bool{"netstack": true, "linux": true}
+
+// holdToReferences turns a non-reference stack's Allowed verdict into a
+// fail when its answer (T.Allowed) is not one a reference stack gave in
+// the same run: handmade may differ from the RFC only as netstack or
+// Linux actually did, or as the RFC itself allows (T.AllowedRFC).
+func holdToReferences(m *Matrix) {
+	for i := range m.Scenarios {
+		row := &m.Scenarios[i]
+		given := map[string]bool{}
+		var refs []string
+		for stack, r := range row.Results {
+			if References[stack] {
+				refs = append(refs, stack)
+				for _, a := range r.Answers {
+					given[a] = true
+				}
+			}
+		}
+		sort.Strings(refs)
+		for stack, r := range row.Results {
+			if References[stack] || r.Verdict != Allowed {
+				continue
+			}
+			for _, a := range r.Answers {
+				if !given[a] {
+					r.Verdict = Fail
+					r.Detail = fmt.Sprintf("expected an RFC answer, or a difference a reference stack (%s) gave in this run; got %q, which none of them gave", strings.Join(refs, ", "), a)
+					row.Results[stack] = r
+					break
+				}
+			}
+		}
+	}
 }

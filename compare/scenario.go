@@ -61,6 +61,10 @@ type T struct {
 	verdict  Verdict
 	detail   string
 	allowed  []string
+	// answers are the Allowed reasons alone: answers a real stack gives,
+	// which a stack that is not a reference may give only when a
+	// reference gave it in the same run. allowed also holds AllowedRFC's.
+	answers []string
 	notes    []string
 	cleanups []func()
 }
@@ -106,7 +110,24 @@ func (t *T) Failf(format string, args ...any) { t.end(Fail, fmt.Sprintf(format, 
 // Allowed records that the DUT answered with one of the differences the
 // scenario tolerates (CONFORMANCE.md, "Differences the tool must
 // tolerate"), and why it is legitimate. The scenario goes on.
+//
+// reason must not depend on the stack (no measured numbers): handmade's
+// Allowed answer stands only if netstack or Linux gave the same reason in
+// the same run (issue #5: handmade may differ from the RFC only where its
+// answer is one a reference stack actually gave, or one the RFC itself
+// allows — AllowedRFC).
 func (t *T) Allowed(reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.allowed = append(t.allowed, reason)
+	t.answers = append(t.answers, reason)
+}
+
+// AllowedRFC records an answer the RFC itself allows (a MAY, an
+// alternative the text names, a SHOULD's stated exception), with the
+// reason: it stands for any stack, whatever the references answered. The
+// scenario goes on.
+func (t *T) AllowedRFC(reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.allowed = append(t.allowed, reason)
@@ -243,15 +264,16 @@ func (t *T) Recv(s Socket, want []byte) {
 	}
 }
 
-// result is the verdict of a finished run of the scenario.
-func (t *T) result() (Verdict, string) {
+// result is the verdict of a finished run of the scenario, and the
+// Allowed answers it gave.
+func (t *T) result() (Verdict, string, []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.verdict != "":
-		return t.verdict, t.detail
+		return t.verdict, t.detail, nil
 	case len(t.allowed) > 0:
-		return Allowed, strings.Join(t.allowed, "; ")
+		return Allowed, strings.Join(t.allowed, "; "), t.answers
 	}
-	return Pass, ""
+	return Pass, "", nil
 }

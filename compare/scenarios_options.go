@@ -210,7 +210,7 @@ func windowScaleClamped(t *T) {
 		t.NA("the DUT does not scale windows: no WS in its SYN-ACK")
 	}
 	noDelay(t, s)
-	const n = 128 << 10 // more than the rounds below can take: the window, not the data, ends each
+	const n = 256 << 10 // more than the rounds below take: the window, not the data, ends each
 	data := pattern(n, 4)
 	st := newStream(c.RcvNxt(), n)
 	sent := writeAsync(t, s, data, 10*t.Timing.Reply)
@@ -231,7 +231,7 @@ func windowScaleClamped(t *T) {
 			st.add(seg)
 		}
 		top = highest(top, segs)
-		if round == 3 || !seqLT(top, lastAck+1<<14) || st.next() != top {
+		if round == 8 || !seqLT(top, lastAck+1<<14) || st.next() != top || int(top-st.start)+2<<14 > n {
 			break
 		}
 		lastAck = t.Send(c, TCP{Flags: Ptr(ACK), Ack: Ptr(top)}).Ack
