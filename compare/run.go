@@ -215,7 +215,14 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 
-	dut, link, err := b.Start(ctx, s.Setup)
+	setup := s.Setup
+	var clock *VirtualClock
+	now := time.Now
+	if setup.VirtualClock && b.VirtualTime {
+		clock = NewVirtualClock()
+		setup.clock, now = clock, clock.Now
+	}
+	dut, link, err := b.Start(ctx, setup)
 	if err != nil {
 		return Result{Verdict: Error, Detail: err.Error()}
 	}
@@ -236,10 +243,10 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 	}
 	h := fnv.New64a()
 	io.WriteString(h, s.ID+"/"+b.Name)
-	tb := NewBench(link, TBAddr, DUTAddr, opt.Seed^h.Sum64())
+	tb := newBench(link, TBAddr, DUTAddr, opt.Seed^h.Sum64(), now)
 	defer tb.Close()
 
-	t := &T{TB: tb, DUT: dut, Timing: b.Timing, ctx: ctx, stack: b.Name}
+	t := &T{TB: tb, DUT: dut, Timing: b.Timing, ctx: ctx, stack: b.Name, clock: clock}
 	done := make(chan struct{})
 	var panicked any
 	go func() {

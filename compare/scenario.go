@@ -56,6 +56,7 @@ type T struct {
 
 	ctx   context.Context
 	stack string
+	clock *VirtualClock // nil: the DUT runs in real time
 
 	mu       sync.Mutex
 	verdict  Verdict
