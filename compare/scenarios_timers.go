@@ -658,12 +658,13 @@ func zeroWindowFirstProbe(t *T) {
 	}
 }
 
-// zeroWindowBackoff: probes answered with the window still zero go on
-// (the window "MUST" be allowed to stay zero indefinitely, MUST-37: no
-// abort) at intervals that grow ("SHOULD increase exponentially the
-// interval between successive probes", SHLD-30: each twice the one
-// before, within [1.5x, 3x]); when the window opens, the data goes out
-// from SND.UNA.
+// zeroWindowBackoff: "As long as the receiving TCP continues to send
+// acknowledgments in response to the probe segments, the sending TCP
+// MUST allow the connection to stay open" (RFC 9293 §3.8.6.1, MUST-37):
+// probes answered with the window still zero go on, never an abort, at
+// intervals that grow ("SHOULD increase exponentially the interval
+// between successive probes", SHLD-30: each twice the one before, within
+// [1.5x, 3x]); when the window opens, the data goes out from SND.UNA.
 func zeroWindowBackoff(t *T) {
 	c, s, una := zeroWindowConn(t)
 	data := []byte("waiting for the window")
