@@ -31,7 +31,8 @@ type RunOptions struct {
 	// (ID_stack.pcap), written by a wire.Tap on the bench's link.
 	PcapDir string
 	// Parallel is how many scenario runs go at once (default
-	// 2*GOMAXPROCS: runs mostly wait).
+	// 2*GOMAXPROCS: runs mostly wait). Timer scenarios on a stack that
+	// runs in real time (linux) do not count: they run beside these.
 	Parallel int
 	// Timeout bounds one scenario run (default 30 s).
 	Timeout time.Duration
