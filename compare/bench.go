@@ -56,6 +56,10 @@ type Bench struct {
 	remote netip.Addr
 	start  time.Time
 	rng    *rand.Rand
+	// now is the clock segments are stamped with: real time, or the run's
+	// VirtualClock; realStart is real time's start, for TSval.
+	now       func() time.Time
+	realStart time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -74,8 +78,14 @@ type Bench struct {
 // test at remote. seed makes its choices (ports, ISNs) reproducible. The
 // bench reads the link until Close; it does not close the link.
 func NewBench(link wire.Link, local, remote netip.Addr, seed uint64) *Bench {
+	return newBench(link, local, remote, seed, time.Now)
+}
+
+// newBench is NewBench stamping segments with now (a VirtualClock's Now
+// for a timer scenario on an in-process stack).
+func newBench(link wire.Link, local, remote netip.Addr, seed uint64, now func() time.Time) *Bench {
 	b := &Bench{
-		link: link, local: local, remote: remote, start: time.Now(),
+		link: link, local: local, remote: remote, start: now(), now: now, realStart: time.Now(),
 		rng:     rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909)),
 		done:    make(chan struct{}),
 		usedPrt: map[uint16]bool{},
@@ -115,7 +125,7 @@ func (b *Bench) reader() {
 }
 
 func (b *Bench) dispatch(p []byte, readErr error) {
-	now := time.Now()
+	now := b.now()
 	seg, err := parse(p)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -422,7 +432,7 @@ func (c *Conn) RemotePort() uint16 {
 // tsVal is the bench's timestamp clock: 1 ms ticks from a random base,
 // never going backwards.
 func (c *Conn) tsVal() uint32 {
-	v := c.tsBase + uint32(time.Since(c.b.start).Milliseconds())
+	v := c.tsBase + uint32(time.Since(c.b.realStart).Milliseconds())
 	if seqLT(v, c.lastTSval) {
 		v = c.lastTSval
 	}
@@ -450,7 +460,7 @@ func (c *Conn) SendIP(ctx context.Context, ip IPv4, tcp TCP) (*Segment, error) {
 		c.b.mu.Unlock()
 		return nil, &InfraError{fmt.Errorf("the bench cannot parse what it built: %w", err)}
 	}
-	sent.At, sent.fromTB = time.Now(), true
+	sent.At, sent.fromTB = c.b.now(), true
 	c.sent(sent)
 	c.b.record(sent)
 	c.b.mu.Unlock()

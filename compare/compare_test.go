@@ -64,6 +64,18 @@ var want = map[string]struct{ handmade, netstack, linux Verdict }{
 	"FC-06a": {Pass, Pass, Pass},
 	"FC-07":  {Pass, Allowed, Pass}, // gVisor ignores a RST in TIME-WAIT (RFC 1337); Linux closes (tcp_rfc1337=0)
 	"FC-09":  {Pass, Pass, Pass},
+	"FC-05":  {Pass, Pass, Pass},
+	"FC-06b": {Pass, Pass, Pass},
+	"RT-01a": {Pass, Pass, Allowed}, // Linux resends its first SYNs at the initial RTO (tcp_syn_linear_timeouts)
+	"RT-01b": {Pass, Pass, Pass},
+	"RT-02":  {Pass, Pass, Pass},
+	"RT-03a": {Pass, Pass, Pass},
+	"RT-03b": {Pass, Pass, Pass},
+	"RT-04":  {Pass, Pass, Pass},
+	"RT-05a": {Pass, Pass, Pass},
+	"RT-05b": {Pass, Pass, Pass},
+	"ZW-01":  {Pass, Pass, Pass},
+	"ZW-02":  {Pass, Pass, Pass},
 	"CK-02a": {Pass, Pass, Pass},
 	"CK-02b": {Pass, Pass, Pass},
 	"CK-02c": {Pass, Pass, Pass},

@@ -20,13 +20,23 @@
 // its own, over a TUN device, with the sysctls that change its answers
 // pinned (LinuxSysctls).
 //
-// Timers (RTO, zero-window probes, keep-alive, TIME-WAIT, FIN-WAIT-2) are
-// not covered yet. The way in is virtual time on the in-process stacks:
-// handmade.Config.Clock takes a manual clock, gVisor's stack.Options.Clock
-// a tcpip.Clock (faketime.ManualClock); a Setup field would ask the
-// backend for one and T would expose Advance(d), so a scenario advances
-// time and expects the retransmission at the interval it measured. Linux
-// runs in real time: short timers pinned by sysctl in the scenario's
-// namespace, TIME-WAIT read from the kernel (inet_diag) instead of waited
-// out.
+// Timers (RTO backoff, loss recovery, zero-window probes, keep-alive, the
+// user timeout, FIN-WAIT-2, TIME-WAIT) run on virtual time on the
+// in-process stacks: a scenario with Setup.VirtualClock gets one
+// VirtualClock per run (gVisor's faketime.ManualClock, taken by netstack
+// as its tcpip.Clock and by handmade through an adapter to
+// handmade.Clock), shared by the stack and the bench, which stamps the
+// segments it reads with it; T.Advance moves it and T.NextSegment steps
+// it until the DUT sends, so a scenario measures a 4 s backoff or a 60 s
+// TIME-WAIT to a few percent in milliseconds of real time. What a timer
+// sends, and what the bench sends, is still carried and processed on
+// the stacks' goroutines in real time: expectations after an Advance
+// wait Timing.Reply as usual, and T.Settle lets a stack take a segment
+// before the clock moves. Linux runs in real time: its timer scenarios
+// run beside the worker pool (they wait rather than compute), short
+// timers are set per socket or per namespace (keep-alive and user
+// timeout options, net.ipv4.tcp_fin_timeout), every wait stays a few
+// seconds (T.Advance refuses more than 10 s: n/a), and what Linux has no
+// setting for, TIME-WAIT and the default keep-alive time, is read from
+// the kernel (inet_diag, as ss -tano shows it) instead of waited out.
 package compare

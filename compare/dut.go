@@ -97,6 +97,18 @@ type KeepAlive struct {
 type Setup struct {
 	// RecvBuffer is the receive buffer of every connection, in octets.
 	RecvBuffer int
+
+	// VirtualClock runs the DUT's timers on a VirtualClock of the run,
+	// shared with the bench and moved by T.Advance, on a backend that can
+	// (Backend.VirtualTime); elsewhere (linux) time stays real.
+	VirtualClock bool
+	// FinWait2 is how long an orphaned connection waits in FIN-WAIT-2 for
+	// the peer's FIN (handmade.Config.FinWait2, gVisor's
+	// TCPLingerTimeoutOption, Linux's net.ipv4.tcp_fin_timeout in the
+	// namespace, whole seconds); 0 keeps the stack's default.
+	FinWait2 time.Duration
+
+	clock *VirtualClock // made by the run when VirtualClock is honoured
 }
 
 // Timing is how long a bench waits on a DUT.
@@ -125,6 +137,8 @@ type Backend struct {
 	// for reports; empty for the stacks' defaults.
 	Settings []string
 	Timing   Timing
+	// VirtualTime says Start honours Setup.VirtualClock.
+	VirtualTime bool
 	// Start builds a DUT and returns it with the link the bench uses to
 	// reach it (the other end of the DUT's link). DUT.Close releases
 	// both.
@@ -202,6 +216,9 @@ func inMemory(name, version string, start func(l wire.Link, addr netip.Addr, s S
 		Version: version,
 		Link:    "mem",
 		Timing:  InProcessTiming,
+		// Both in-process stacks take the run's clock (see Handmade and
+		// Netstack).
+		VirtualTime: true,
 		Start: func(ctx context.Context, s Setup) (DUT, wire.Link, error) {
 			tb, dutEnd := wire.Pipe(wire.PipeConfig{Names: [2]string{"tb", name}})
 			d, err := start(dutEnd, DUTAddr, s)
@@ -219,6 +236,10 @@ type closeLink struct {
 	DUT
 	link wire.Link
 }
+
+// unwrap is the DUT inside, for the optional interfaces a scenario asks
+// for (timerSettings).
+func (c *closeLink) unwrap() DUT { return c.DUT }
 
 func (c *closeLink) Close() error {
 	err := c.DUT.Close()

@@ -18,7 +18,8 @@ import (
 
 // Handmade is the backend of tcplab's hand-built stack with cfg (its
 // zero value: the full profile's defaults). Setup.RecvBuffer overrides
-// cfg.RecvBuffer.
+// cfg.RecvBuffer, Setup.FinWait2 cfg.FinWait2, and the run's virtual
+// clock cfg.Clock.
 func Handmade(cfg handmade.Config) Backend {
 	return HandmadeOn("handmade", cfg, nil)
 }
@@ -34,6 +35,12 @@ func HandmadeOn(name string, cfg handmade.Config, wrap func(wire.Link) wire.Link
 		c := cfg
 		if s.RecvBuffer > 0 {
 			c.RecvBuffer = s.RecvBuffer
+		}
+		if s.FinWait2 > 0 {
+			c.FinWait2 = s.FinWait2
+		}
+		if s.clock != nil {
+			c.Clock = s.clock.Handmade()
 		}
 		st, err := handmade.NewStack(l, addr, c)
 		if err != nil {
@@ -51,6 +58,11 @@ type handmadeDUT struct {
 func (d *handmadeDUT) Name() string     { return d.name }
 func (d *handmadeDUT) Addr() netip.Addr { return d.s.Addr() }
 func (d *handmadeDUT) Close() error     { return d.s.Close() }
+
+func (d *handmadeDUT) timers() Timers {
+	c := d.s.Config()
+	return Timers{TimeWait: c.TimeWait, FinWait2: c.FinWait2}
+}
 
 func (d *handmadeDUT) Listen(port uint16) (Listener, error) {
 	l, err := d.s.Listen(port)
@@ -86,7 +98,9 @@ func identity(err error) error { return err }
 
 // Netstack is the backend of gVisor's netstack (netstackref) with opt.
 // Setup.RecvBuffer sets the default receive buffer and turns receive
-// buffer moderation off, so the window the scenario asked for stays.
+// buffer moderation off, so the window the scenario asked for stays;
+// Setup.FinWait2 sets opt.FinWait2, and the run's virtual clock
+// opt.Clock.
 func Netstack(opt netstackref.Options) Backend {
 	return inMemory("netstack", "gvisor.dev/gvisor "+netstackref.Version(), func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
 		o := opt
@@ -96,22 +110,32 @@ func Netstack(opt netstackref.Options) Backend {
 			o.ReceiveBufferMax = max(o.ReceiveBufferMax, s.RecvBuffer)
 			o.ModerateReceiveBuffer = false
 		}
+		if s.FinWait2 > 0 {
+			o.FinWait2 = s.FinWait2
+		}
+		if s.clock != nil {
+			o.Clock = s.clock.Tcpip()
+		}
 		st, err := netstackref.New(l, addr, o)
 		if err != nil {
 			return nil, err
 		}
-		return &netstackDUT{s: st, addr: addr}, nil
+		return &netstackDUT{s: st, addr: addr, opt: o}, nil
 	})
 }
 
 type netstackDUT struct {
 	s    *netstackref.Stack
 	addr netip.Addr
+	opt  netstackref.Options
 }
 
 func (d *netstackDUT) Name() string     { return "netstack" }
 func (d *netstackDUT) Addr() netip.Addr { return d.addr }
 func (d *netstackDUT) Close() error     { return d.s.Close() }
+func (d *netstackDUT) timers() Timers {
+	return Timers{TimeWait: d.opt.TimeWait, FinWait2: d.opt.FinWait2}
+}
 
 func (d *netstackDUT) Listen(port uint16) (Listener, error) {
 	l, err := d.s.Listen(port)

@@ -100,6 +100,9 @@ func startLinux(ctx context.Context, s Setup) (DUT, wire.Link, error) {
 		if err = pinSysctls(); err != nil {
 			return
 		}
+		if err = setupSysctls(s); err != nil {
+			return
+		}
 		dev, err = tun.Open(tun.Config{KernelAddr: netip.PrefixFrom(DUTAddr, 24)})
 		if err != nil {
 			return
@@ -132,6 +135,45 @@ func pinSysctls() error {
 		}
 	}
 	return nil
+}
+
+// setupSysctls applies what the Setup asks of the namespace, over the
+// pinned defaults: Setup.FinWait2 as net.ipv4.tcp_fin_timeout, in whole
+// seconds (the kernel's unit), rounded up.
+func setupSysctls(s Setup) error {
+	if s.FinWait2 <= 0 {
+		return nil
+	}
+	v := fmt.Sprint(seconds(s.FinWait2))
+	if err := os.WriteFile("/proc/sys/net/ipv4/tcp_fin_timeout", []byte(v), 0); err != nil {
+		return fmt.Errorf("setting net.ipv4.tcp_fin_timeout=%s for Setup.FinWait2: %w", v, err)
+	}
+	return nil
+}
+
+// kernelTCP lists the namespace's TCP sockets, TIME-WAIT ones included,
+// as inet_diag reports them (what ss -tano shows): state, timer and the
+// time left on it.
+func (d *linuxDUT) kernelTCP() ([]KernelSocket, error) {
+	var socks []*netlink.Socket
+	var err error
+	d.ns.Do(func() { socks, err = netlink.SocketDiagTCP(unix.AF_INET) })
+	if err != nil {
+		return nil, fmt.Errorf("inet_diag: %w", err)
+	}
+	out := make([]KernelSocket, 0, len(socks))
+	for _, k := range socks {
+		local, _ := netip.AddrFromSlice(k.ID.Source.To4())
+		remote, _ := netip.AddrFromSlice(k.ID.Destination.To4())
+		out = append(out, KernelSocket{
+			Local:   netip.AddrPortFrom(local, k.ID.SourcePort),
+			Remote:  netip.AddrPortFrom(remote, k.ID.DestinationPort),
+			State:   k.State,
+			Timer:   k.Timer,
+			Expires: time.Duration(k.Expires) * time.Millisecond,
+		})
+	}
+	return out, nil
 }
 
 // plainQdisc gives the device a pfifo queue, as packetdrill does on its

@@ -56,15 +56,16 @@ type T struct {
 
 	ctx   context.Context
 	stack string
+	clock *VirtualClock // nil: the DUT runs in real time
 
-	mu       sync.Mutex
-	verdict  Verdict
-	detail   string
-	allowed  []string
+	mu      sync.Mutex
+	verdict Verdict
+	detail  string
+	allowed []string
 	// answers are the Allowed reasons alone: answers a real stack gives,
 	// which a stack that is not a reference may give only when a
 	// reference gave it in the same run. allowed also holds AllowedRFC's.
-	answers []string
+	answers  []string
 	notes    []string
 	cleanups []func()
 }

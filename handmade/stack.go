@@ -573,3 +573,7 @@ func (l *Listener) closeLocked() {
 
 // Addr is the listening address.
 func (l *Listener) Addr() net.Addr { return tcpAddr(netip.AddrPortFrom(l.s.addr, l.port)) }
+
+// Config is the stack's configuration as it runs: the one NewStack was
+// given, with the defaults filled in.
+func (s *Stack) Config() Config { return s.cfg }

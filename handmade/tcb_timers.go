@@ -16,14 +16,20 @@ func (t *TCB) OnTimer(now time.Time) {
 	}
 	if due(t.finWait2At) && t.State == FinWait2 {
 		// Deviation: RFC 9293 waits in FIN-WAIT-2 for the peer's FIN
-		// indefinitely; like Linux (tcp_fin_timeout) an orphaned
-		// connection gives up after FinWait2: reset, close.
+		// indefinitely; like Linux (tcp_fin_timeout) and gVisor
+		// (TCPLingerTimeoutOption) an orphaned connection gives up after
+		// FinWait2. They drop it silently (the compare bench's FC-05);
+		// we also send <SEQ=SND.NXT><CTL=RST>, which the RFC leaves open,
+		// so a peer still in CLOSE-WAIT learns at once that nobody reads
+		// what it sends.
 		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
 		t.enterClosed(fmt.Errorf("%w: no FIN from the peer within %v in FIN-WAIT-2", ErrTimedOut, t.cfg.FinWait2))
 		return
 	}
 	if t.cfg.UserTimeout > 0 && t.flight() > 0 && now.Sub(t.progressAt) >= t.cfg.UserTimeout {
-		// RFC 9293 §3.8.3 (R2) and RFC 5482: the user timeout.
+		// RFC 9293 §3.8.3 (R2) and RFC 5482: the user timeout. The RST
+		// is ours, as for R2 in onRTO: Linux and gVisor close silently
+		// (the compare bench's RT-04).
 		t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
 		t.enterClosed(fmt.Errorf("%w: data unacknowledged for the user timeout %v in %s", ErrTimedOut, t.cfg.UserTimeout, t.State))
 		return
@@ -80,8 +86,9 @@ func (t *TCB) onRTO(now time.Time) {
 		}
 		err := fmt.Errorf("%w: %s retransmitted %d times without an answer in %s", ErrTimedOut, what, t.retries, t.State)
 		if t.State.synchronized() {
-			// Deviation: RFC 9293 §3.8.3 (R2) just closes the connection;
-			// like gVisor we also send <SEQ=SND.NXT><CTL=RST>, so a peer
+			// Deviation: RFC 9293 §3.8.3 (R2) just closes the connection,
+			// as Linux (tcp_write_err) and gVisor (timerHandler) do,
+			// silently; we also send <SEQ=SND.NXT><CTL=RST>, so a peer
 			// that is still there (a one-way outage) learns of it.
 			t.rst = &Segment{SEQ: t.SND.NXT, Flags: RST}
 		}
