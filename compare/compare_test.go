@@ -142,7 +142,57 @@ func withLinux(t *testing.T) ([]Backend, error) {
 // TestMatrix runs the whole catalogue on handmade, netstack and (as root)
 // linux, and checks every verdict against want: one subtest per stack.
 func TestMatrix(t *testing.T) {
+	t.Parallel()
 	backends, linuxSkip := withLinux(t)
+	checkMatrix(t, backends, linuxSkip, nil)
+}
+
+// tunDiffers are the verdicts that change when handmade and netstack are
+// reached over TUN devices through a forwarding kernel instead of the
+// in-memory wire, each with the reason; every other scenario must get
+// want's verdict on either link.
+var tunDiffers = map[string]struct {
+	handmade, netstack Verdict
+	why                string
+}{}
+
+// TestMatrixTUN runs the whole catalogue on handmade and netstack over
+// TUN devices (HandmadeOverTUN, NetstackOverTUN: what `tcplab compare
+// --link tun` runs), with linux beside them as the reference
+// holdToReferences needs, and checks the verdicts against want, but for
+// tunDiffers. It needs root (netns.CanBuild); under CI it must run.
+func TestMatrixTUN(t *testing.T) {
+	t.Parallel()
+	if err := TUNAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run the TUN link: %v", err)
+		}
+		t.Skip(err)
+	}
+	backends, err := BackendsOver("tun")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range backends {
+		if b.Link != "tun" {
+			t.Fatalf("%s over %q, want tun", b.Name, b.Link)
+		}
+	}
+	linuxSkip := LinuxAvailable()
+	if linuxSkip == nil {
+		backends = append(backends, Linux())
+	}
+	checkMatrix(t, backends, linuxSkip, tunDiffers)
+}
+
+// checkMatrix runs the catalogue on backends and checks every verdict
+// against want, with differs overriding handmade's and netstack's: one
+// subtest per stack.
+func checkMatrix(t *testing.T, backends []Backend, linuxSkip error, differs map[string]struct {
+	handmade, netstack Verdict
+	why                string
+}) {
+	t.Helper()
 	m, err := Run(context.Background(), Scenarios(), backends, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +202,11 @@ func TestMatrix(t *testing.T) {
 	t.Logf("in %v:\n%s", time.Duration(m.ElapsedMS)*time.Millisecond, text.String())
 	if len(m.Scenarios) != len(want) {
 		t.Errorf("%d scenarios ran, want has %d", len(m.Scenarios), len(want))
+	}
+	for id := range differs {
+		if _, ok := want[id]; !ok {
+			t.Errorf("a difference for %s, which is not a scenario", id)
+		}
 	}
 	for _, stack := range []string{"handmade", "netstack", "linux"} {
 		t.Run(stack, func(t *testing.T) {
@@ -164,10 +219,13 @@ func TestMatrix(t *testing.T) {
 					t.Errorf("%s: no expected verdicts in want", row.ID)
 					continue
 				}
+				if d, ok := differs[row.ID]; ok {
+					w.handmade, w.netstack = d.handmade, d.netstack
+				}
 				v := map[string]Verdict{"handmade": w.handmade, "netstack": w.netstack, "linux": w.linux}[stack]
 				r := row.Results[stack]
 				if r.Verdict != v {
-					t.Errorf("%s: %s, want %s\n  %s\n  log:\n    %s", row.ID, r.Verdict, v,
+					t.Errorf("%s over %s: %s, want %s\n  %s\n  log:\n    %s", row.ID, m.Links[stack], r.Verdict, v,
 						r.Detail, strings.Join(r.Log, "\n    "))
 				}
 				if stack != "handmade" && r.Verdict != Pass && r.Verdict != Allowed {

@@ -210,7 +210,7 @@ func (p *Pending[V]) Cancel() {
 
 // inMemory makes a Backend that runs a stack in process on the far end of
 // a wire.Pipe.
-func inMemory(name, version string, start func(l wire.Link, addr netip.Addr, s Setup) (DUT, error)) Backend {
+func inMemory(name, version string, start stackStart) Backend {
 	return Backend{
 		Name:    name,
 		Version: version,

@@ -17,18 +17,33 @@ import (
 )
 
 // Handmade is the backend of tcplab's hand-built stack with cfg (its
-// zero value: the full profile's defaults). Setup.RecvBuffer overrides
-// cfg.RecvBuffer, Setup.FinWait2 cfg.FinWait2, and the run's virtual
-// clock cfg.Clock.
+// zero value: the full profile's defaults), in process over an in-memory
+// wire. Setup.RecvBuffer overrides cfg.RecvBuffer, Setup.FinWait2
+// cfg.FinWait2, and the run's virtual clock cfg.Clock.
 func Handmade(cfg handmade.Config) Backend {
 	return HandmadeOn("handmade", cfg, nil)
+}
+
+// HandmadeOverTUN is Handmade reached over TUN devices (Link "tun"): the
+// stack runs in process on a TUN device of its own, and the kernel of a
+// namespace made for the run routes between it and the bench's (see
+// OverTUN). It needs root.
+func HandmadeOverTUN(cfg handmade.Config) Backend {
+	return overTUN("handmade", "tcplab handmade", handmadeStart("handmade", cfg, nil))
 }
 
 // HandmadeOn is Handmade under another name, with wrap (if not nil)
 // between the stack and its end of the wire: a test's way to break the
 // DUT on purpose and see the bench notice.
 func HandmadeOn(name string, cfg handmade.Config, wrap func(wire.Link) wire.Link) Backend {
-	return inMemory(name, "tcplab "+name, func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
+	return inMemory(name, "tcplab "+name, handmadeStart(name, cfg, wrap))
+}
+
+// stackStart starts an in-process stack owning addr on l.
+type stackStart func(l wire.Link, addr netip.Addr, s Setup) (DUT, error)
+
+func handmadeStart(name string, cfg handmade.Config, wrap func(wire.Link) wire.Link) stackStart {
+	return func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
 		if wrap != nil {
 			l = wrap(l)
 		}
@@ -47,7 +62,7 @@ func HandmadeOn(name string, cfg handmade.Config, wrap func(wire.Link) wire.Link
 			return nil, err
 		}
 		return &handmadeDUT{name: name, s: st}, nil
-	})
+	}
 }
 
 type handmadeDUT struct {
@@ -96,13 +111,25 @@ func handmadeSocket(c *handmade.Conn) Socket {
 
 func identity(err error) error { return err }
 
-// Netstack is the backend of gVisor's netstack (netstackref) with opt.
-// Setup.RecvBuffer sets the default receive buffer and turns receive
-// buffer moderation off, so the window the scenario asked for stays;
-// Setup.FinWait2 sets opt.FinWait2, and the run's virtual clock
-// opt.Clock.
+// Netstack is the backend of gVisor's netstack (netstackref) with opt,
+// in process over an in-memory wire. Setup.RecvBuffer sets the default
+// receive buffer and turns receive buffer moderation off, so the window
+// the scenario asked for stays; Setup.FinWait2 sets opt.FinWait2, and the
+// run's virtual clock opt.Clock.
 func Netstack(opt netstackref.Options) Backend {
-	return inMemory("netstack", "gvisor.dev/gvisor "+netstackref.Version(), func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
+	return inMemory("netstack", netstackVersion(), netstackStart(opt))
+}
+
+// NetstackOverTUN is Netstack reached over TUN devices (Link "tun"), as
+// HandmadeOverTUN is Handmade.
+func NetstackOverTUN(opt netstackref.Options) Backend {
+	return overTUN("netstack", netstackVersion(), netstackStart(opt))
+}
+
+func netstackVersion() string { return "gvisor.dev/gvisor " + netstackref.Version() }
+
+func netstackStart(opt netstackref.Options) stackStart {
+	return func(l wire.Link, addr netip.Addr, s Setup) (DUT, error) {
 		o := opt
 		if s.RecvBuffer > 0 {
 			o.ReceiveBufferDefault = s.RecvBuffer
@@ -121,7 +148,7 @@ func Netstack(opt netstackref.Options) Backend {
 			return nil, err
 		}
 		return &netstackDUT{s: st, addr: addr, opt: o}, nil
-	})
+	}
 }
 
 type netstackDUT struct {
@@ -259,9 +286,23 @@ func (s *socket) LocalPort() uint16 {
 	return 0
 }
 
-// Backends are the stacks that run in process, with their defaults.
+// Backends are the stacks that run in process, with their defaults, over
+// the in-memory wire.
 func Backends() []Backend {
 	return []Backend{Handmade(handmade.Config{}), Netstack(netstackref.DefaultOptions())}
+}
+
+// BackendsOver are the in-process stacks with their defaults, reached
+// over link: "mem" (Backends) or "tun" (HandmadeOverTUN,
+// NetstackOverTUN; their Start fails without root, see TUNAvailable).
+func BackendsOver(link string) ([]Backend, error) {
+	switch link {
+	case "mem", "":
+		return Backends(), nil
+	case "tun":
+		return []Backend{HandmadeOverTUN(handmade.Config{}), NetstackOverTUN(netstackref.DefaultOptions())}, nil
+	}
+	return nil, fmt.Errorf("compare: no link %q (have mem, tun)", link)
 }
 
 // LookupBackends picks in-process backends by name; an empty list is all

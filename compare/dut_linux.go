@@ -120,22 +120,7 @@ func startLinux(ctx context.Context, s Setup) (DUT, wire.Link, error) {
 
 // pinSysctls writes LinuxSysctls in the calling thread's network
 // namespace and reads each back.
-func pinSysctls() error {
-	for _, s := range LinuxSysctls {
-		path := "/proc/sys/" + strings.ReplaceAll(s.Key, ".", "/")
-		if err := os.WriteFile(path, []byte(s.Value), 0); err != nil {
-			return fmt.Errorf("pinning %s: %w", s, err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("reading back %s: %w", s.Key, err)
-		}
-		if got := strings.Fields(string(b)); strings.Join(got, " ") != strings.Join(strings.Fields(s.Value), " ") {
-			return fmt.Errorf("pinning %s: the kernel kept %q", s, strings.TrimSpace(string(b)))
-		}
-	}
-	return nil
-}
+func pinSysctls() error { return writeSysctls(LinuxSysctls) }
 
 // setupSysctls applies what the Setup asks of the namespace, over the
 // pinned defaults: Setup.FinWait2 as net.ipv4.tcp_fin_timeout, in whole
