@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"tcplab/handmade"
+	"tcplab/netns"
 	"tcplab/wire"
 )
 
@@ -163,7 +165,7 @@ var tunDiffers = map[string]struct {
 // tunDiffers. It needs root (netns.CanBuild); under CI it must run.
 func TestMatrixTUN(t *testing.T) {
 	t.Parallel()
-	if err := TUNAvailable(); err != nil {
+	if err := errors.Join(netns.CanBuild(), TUNAvailable()); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI must run the TUN link: %v", err)
 		}

@@ -15,10 +15,14 @@
 // belongs to the DUT (Timing), so every scenario runs on its own wire and
 // DUT, in parallel with the others.
 //
-// The stacks are handmade and gVisor's netstack in process, over an
-// in-memory wire, and the Linux kernel (Linux) in a network namespace of
-// its own, over a TUN device, with the sysctls that change its answers
-// pinned (LinuxSysctls).
+// The stacks are handmade and gVisor's netstack in process, and the Linux
+// kernel (Linux) in a network namespace of its own, over a TUN device,
+// with the sysctls that change its answers pinned (LinuxSysctls). The
+// bench reaches the in-process stacks over an in-memory wire (Handmade,
+// Netstack) or over TUN devices (HandmadeOverTUN, NetstackOverTUN): the
+// stack on a TUN device of its own, the bench on another, and the kernel
+// of a namespace made for the run forwarding between them, so every
+// stack is reached through a kernel's TUN, as CI runs it.
 //
 // Timers (RTO backoff, loss recovery, zero-window probes, keep-alive, the
 // user timeout, FIN-WAIT-2, TIME-WAIT) run on virtual time on the

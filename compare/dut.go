@@ -131,7 +131,9 @@ type Backend struct {
 	// the kernel release).
 	Version string
 	// Link is how the bench reaches the stack: "mem" (in process, over a
-	// wire.Pipe) or "tun" (a TUN device: the kernel).
+	// wire.Pipe) or "tun" (a TUN device: the kernel itself, or an
+	// in-process stack on a TUN device of its own behind a forwarding
+	// kernel, as HandmadeOverTUN).
 	Link string
 	// Settings are what the backend pins on every run (Linux's sysctls),
 	// for reports; empty for the stacks' defaults.

@@ -40,11 +40,23 @@ var TUNSysctls = []LinuxSysctl{
 	{"net.ipv6.conf.default.disable_ipv6", "1", "IPv6 off on the TUNs from their creation: no router solicitations"},
 }
 
-// TUNAvailable returns nil when this process can run a stack over TUN
-// devices (OverTUN), and otherwise why not: netns.CanBuild's reason.
+// TUNAvailable returns nil when this process can reach the in-process
+// stacks over TUN devices (HandmadeOverTUN, NetstackOverTUN), and
+// otherwise the reason it cannot: the capabilities it lacks or the
+// missing /dev/net/tun.
 func TUNAvailable() error {
-	if err := netns.CanBuild(); err != nil {
-		return fmt.Errorf("--link tun: %w", err)
+	var missing []string
+	if !netns.HasCaps(netns.CapSysAdmin) {
+		missing = append(missing, "CAP_SYS_ADMIN (a network namespace per scenario run)")
+	}
+	if !netns.HasCaps(netns.CapNetAdmin) {
+		missing = append(missing, "CAP_NET_ADMIN (its TUN devices, routes and sysctls)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--link tun: handmade and netstack over TUN need %s: run as root, or use --link mem", strings.Join(missing, " and "))
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		return fmt.Errorf("--link tun needs /dev/net/tun (modprobe tun, or --device /dev/net/tun in a container): %w", err)
 	}
 	return nil
 }

@@ -29,27 +29,34 @@ on a clean wire and at 2% loss, and the client's capture is checked: the
 handshake, sequence and acknowledgement arithmetic each way, no RST, both
 FINs acknowledged (skipped with --run or --no-paired).
 
-handmade and netstack run in process on the in-memory wire (--link mem).
+handmade and netstack run in process. --link says how the bench reaches
+them: tun (the default as root) gives each scenario run a network
+namespace of its own with two TUN devices in it, the bench's and the
+stack's, and the namespace's kernel forwarding between them (ip_forward=1
+there only; the segments arrive one hop lower in TTL, nothing else a
+scenario sees changes); mem (the default without root) is an in-memory
+wire. --link tun without root is an error.
 linux is the kernel itself as a device under test: each scenario gets a
 network namespace of its own, with the sysctls that change TCP's answers
 pinned (listed in the report), and the bench reaches it over a TUN device
-in that namespace, whatever --link says; the device and the namespace go
-with the run. It needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, /dev/net/tun):
-without it, the default --stacks leaves linux out and says why on stderr,
-and naming linux in --stacks is an error.
+in that namespace, whatever --link says. The devices and the namespaces
+go with the run. Both need root (CAP_NET_ADMIN, CAP_SYS_ADMIN,
+/dev/net/tun): without it, the default --stacks leaves linux out and says
+why on stderr, and naming linux in --stacks is an error.
 
 Examples:
    tcplab compare
    tcplab compare --run 'RS-|OW-'            # RST handling and RFC 5961
    tcplab compare --stacks handmade --run HS-04 --pcap-dir caps
    sudo tcplab compare --stacks linux --run 'FC-'   # the kernel alone
+   tcplab compare --link mem                 # handmade and netstack over the in-memory wire
    tcplab compare --json | jq '.summary'
    tcplab compare --markdown conformance.md
    tcplab compare --html report.html         # open in a browser: each cell opens its flow graph
    tcplab compare --list`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack, stackLinux), Usage: "devices under test: handmade, netstack, linux (linux needs root; left out of the default without it)"},
-			&cli.StringFlag{Name: "link", Value: "mem", Usage: "how the bench reaches handmade and netstack: mem (linux is always over its TUN)"},
+			&cli.StringFlag{Name: "link", Usage: "how the bench reaches handmade and netstack: tun (needs root) or mem; linux is always over its TUN", DefaultText: "tun as root, mem otherwise"},
 			&cli.StringFlag{Name: "run", Usage: "only scenarios whose ID or title matches this regular `PATTERN`"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document (stacks, versions, links, settings, scenarios, summary)"},
 			&cli.StringFlag{Name: "markdown", Usage: "also write the matrix as a Markdown table to `FILE`"},
@@ -81,8 +88,19 @@ func compareAction(c *cli.Context) error {
 		}
 		return nil
 	}
-	if l := c.String("link"); l != "mem" {
-		return cli.Exit(fmt.Sprintf("--link %q: the bench reaches handmade and netstack over mem only so far (linux is always over its own TUN device)", l), 2)
+	link := c.String("link")
+	switch {
+	case !c.IsSet("link"):
+		link = "mem"
+		if tunAvailable() == nil {
+			link = "tun"
+		}
+	case link == "tun":
+		if err := tunAvailable(); err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+	case link != "mem":
+		return cli.Exit(fmt.Sprintf("--link %q: the bench reaches handmade and netstack over tun or mem (linux is always over its own TUN device)", link), 2)
 	}
 	var stacks []string
 	for _, s := range c.StringSlice("stacks") {
@@ -92,7 +110,10 @@ func compareAction(c *cli.Context) error {
 			}
 		}
 	}
-	backends := compare.Backends()
+	backends, err := compare.BackendsOver(link)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
 	if slices.Contains(stacks, stackLinux) {
 		switch err := linuxAvailable(); {
 		case err == nil:
@@ -163,6 +184,10 @@ func compareAction(c *cli.Context) error {
 // linuxAvailable says whether this process can run the linux stack (a
 // variable, so tests can play the unprivileged user).
 var linuxAvailable = compare.LinuxAvailable
+
+// tunAvailable says whether this process can reach handmade and netstack
+// over TUN devices (a variable, as linuxAvailable).
+var tunAvailable = compare.TUNAvailable
 
 // writeMarkdown writes the matrix as a Markdown table, details below.
 func writeMarkdown(file string, m *compare.Matrix) error {

@@ -49,8 +49,12 @@ func TestCompareJSONAndMarkdown(t *testing.T) {
 			t.Errorf("row %+v", r)
 		}
 	}
+	wantLink := "mem" // handmade's and netstack's: tun as root
+	if compare.TUNAvailable() == nil {
+		wantLink = "tun"
+	}
 	for _, s := range stacks {
-		want := "mem"
+		want := wantLink
 		if s == "linux" {
 			want = "tun"
 			if len(m.Settings["linux"]) == 0 || !strings.HasPrefix(m.Versions["linux"], "Linux ") {
@@ -73,7 +77,7 @@ func TestCompareJSONAndMarkdown(t *testing.T) {
 func TestCompareRejectsWhatItCannotRun(t *testing.T) {
 	for _, args := range [][]string{
 		{"compare", "--stacks", "nosuchstack"},
-		{"compare", "--link", "tun"},
+		{"compare", "--link", "wire"},
 		{"compare", "--run", "NO-SUCH-SCENARIO"},
 		{"compare", "--run", "("},
 	} {
@@ -91,8 +95,10 @@ func TestCompareRejectsWhatItCannotRun(t *testing.T) {
 // missing capability.
 func TestCompareLinuxWithoutRoot(t *testing.T) {
 	old := linuxAvailable
+	oldTUN := tunAvailable
 	linuxAvailable = func() error { return errors.New("needs root with CAP_NET_ADMIN (test)") }
-	t.Cleanup(func() { linuxAvailable = old })
+	tunAvailable = func() error { return errors.New("--link tun: needs root with CAP_NET_ADMIN (test)") }
+	t.Cleanup(func() { linuxAvailable, tunAvailable = old, oldTUN })
 
 	stdout, stderr, err := runCLI(t, "compare", "--run", "^HS-01a$", "--json")
 	if err != nil {
@@ -109,14 +115,57 @@ func TestCompareLinuxWithoutRoot(t *testing.T) {
 		t.Errorf("stderr does not say why linux was left out: %q", stderr)
 	}
 
+	if m.Links["handmade"] != "mem" || m.Links["netstack"] != "mem" {
+		t.Errorf("without root, --link defaults to %v, want mem", m.Links)
+	}
+
 	for _, args := range [][]string{
 		{"compare", "--stacks", "linux"},
 		{"compare", "--stacks", "handmade,linux"},
+		{"compare", "--stacks", "handmade", "--link", "tun"},
 	} {
 		_, _, err := runCLI(t, args...)
 		var ec cli.ExitCoder
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
 			t.Errorf("%v without root: %v, want exit status 2 naming the capability", args, err)
+		}
+	}
+}
+
+// TestCompareLink: --link mem reaches handmade and netstack over the
+// in-memory wire, root or not; as root --link tun (the default there)
+// reaches them over TUN devices, and the report says so.
+func TestCompareLink(t *testing.T) {
+	stdout, stderr, err := runCLI(t, "compare", "--stacks", "handmade,netstack", "--link", "mem", "--run", "^HS-01a$", "--json")
+	if err != nil {
+		t.Fatalf("--link mem: %v\n%s", err, stderr)
+	}
+	var m compare.Matrix
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout)
+	}
+	if m.Links["handmade"] != "mem" || m.Links["netstack"] != "mem" {
+		t.Errorf("--link mem: links %v", m.Links)
+	}
+	if err := compare.TUNAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	for _, args := range [][]string{
+		{"compare", "--stacks", "handmade,netstack", "--link", "tun", "--run", "^(HS-01a|CK-02b)$"},
+		{"compare", "--stacks", "handmade,netstack", "--run", "^(HS-01a|CK-02b)$"},
+	} {
+		stdout, stderr, err := runCLI(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s\n%s", args, err, stdout, stderr)
+		}
+		for _, w := range []string{"handmade: tcplab handmade, over tun", "netstack: gvisor.dev/gvisor ", "over tun\n", "net.ipv4.ip_forward=1",
+			"handmade (tcplab handmade): 2 pass", "2 pass, 0 allowed, 0 fail"} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%v: report lacks %q:\n%s", args, w, stdout)
+			}
 		}
 	}
 }
