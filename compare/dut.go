@@ -143,6 +143,15 @@ type Backend struct {
 	// reach it (the other end of the DUT's link). DUT.Close releases
 	// both.
 	Start func(ctx context.Context, s Setup) (DUT, wire.Link, error)
+	// Capabilities are what the DUT's application can be asked for (see
+	// Capability): nil for a stack whose sockets the bench drives itself
+	// (handmade, netstack, linux), the declared ones for External. A
+	// scenario needing more is n/a.
+	Capabilities []Capability
+
+	// benchAddr and dutAddr are the addresses of the scenario's wire when
+	// they are not TBAddr and DUTAddr (External).
+	benchAddr, dutAddr netip.Addr
 }
 
 // ErrPending is returned by Pending.Wait when the result did not come in
