@@ -309,6 +309,7 @@ type externalBackend struct {
 	link  *rawlink.Link
 	refs  int
 	done  chan struct{}            // closed when the reader of link ends
+	err   error                    // why the link could not be opened: every later run fails at once
 	ports map[uint16]*externalLink // bench ports, for the whole backend's life; nil value: a finished run's
 }
 
@@ -336,32 +337,70 @@ func (e *externalBackend) acquire(ctx context.Context) error {
 		e.refs++
 		return nil
 	}
-	var l *rawlink.Link
-	var err error
-	open := func() {
-		l, err = rawlink.Open(rawlink.Config{Interface: e.cfg.Interface, Addr: e.cfg.BenchAddr, Log: e.cfg.Log})
+	if e.err != nil {
+		return e.err
 	}
-	if e.cfg.Do != nil {
-		e.cfg.Do(open)
-	} else {
-		open()
-	}
+	l, done, err := openExternal(ctx, e.cfg, e.reader)
 	if err != nil {
-		return fmt.Errorf("external: %w", err)
-	}
-	if l.HostOwnsAddr() {
-		l.Close()
-		return fmt.Errorf("external: the bench's address %v belongs to this host on %s: its kernel would answer the device's segments with RSTs; give the bench an unused address on the link", e.cfg.BenchAddr, e.cfg.Interface)
-	}
-	done := make(chan struct{})
-	go e.reader(l, done)
-	if err := resolve(ctx, l, e.cfg); err != nil {
-		l.Close()
-		<-done
+		e.err = err
 		return err
 	}
 	e.link, e.done, e.refs = l, done, 1
 	return nil
+}
+
+// ExternalReachable opens the link of cfg, checks the device answers ARP
+// and closes it: what a command checks before running a matrix against
+// the device.
+func ExternalReachable(ctx context.Context, cfg ExternalConfig) error {
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	l, done, err := openExternal(ctx, cfg, func(l *rawlink.Link, done chan struct{}) {
+		defer close(done)
+		buf := make([]byte, 1<<16)
+		for {
+			if _, err := l.ReadPacket(context.Background(), buf); err != nil && !errors.Is(err, wire.ErrTruncated) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	l.Close()
+	<-done
+	return nil
+}
+
+// openExternal opens the rawlink of cfg, starts reader on it (which
+// closes done when the link is closed) and resolves the device.
+func openExternal(ctx context.Context, cfg ExternalConfig, reader func(*rawlink.Link, chan struct{})) (*rawlink.Link, chan struct{}, error) {
+	var l *rawlink.Link
+	var err error
+	open := func() {
+		l, err = rawlink.Open(rawlink.Config{Interface: cfg.Interface, Addr: cfg.BenchAddr, Log: cfg.Log})
+	}
+	if cfg.Do != nil {
+		cfg.Do(open)
+	} else {
+		open()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("external: %w", err)
+	}
+	if l.HostOwnsAddr() {
+		l.Close()
+		return nil, nil, fmt.Errorf("external: the bench's address %v belongs to this host on %s: its kernel would answer the device's segments with RSTs; give the bench an unused address on the link", cfg.BenchAddr, cfg.Interface)
+	}
+	done := make(chan struct{})
+	go reader(l, done)
+	if err := resolve(ctx, l, cfg); err != nil {
+		l.Close()
+		<-done
+		return nil, nil, err
+	}
+	return l, done, nil
 }
 
 // resolve sends one ICMP echo request to the device, which makes the link
