@@ -63,6 +63,14 @@ func (d *externalDUT) need(c Capability) bool {
 	return false
 }
 
+// needRecorder is a DUT that records what a scenario asks of its
+// application beyond what it declared.
+type needRecorder interface {
+	// undeclared ends the recording (the scenario is over; its cleanups
+	// ask for nothing) and returns what it asked for.
+	undeclared() []Capability
+}
+
 // undeclared ends the recording (the scenario is over) and returns what
 // it asked for beyond the contract.
 func (d *externalDUT) undeclared() []Capability {

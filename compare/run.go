@@ -282,8 +282,7 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 	}
 	tb := newBench(link, local, remote, opt.Seed^h.Sum64(), now)
 	defer tb.Close()
-	ext, _ := dut.(*externalDUT)
-	if ext != nil {
+	if ext, ok := dut.(*externalDUT); ok {
 		tb.dutPort = ext.dutPort
 		tb.claim = func(p uint16) bool { return ext.link.e.claim(ext.link, p) }
 	}
@@ -310,8 +309,8 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 		t.mu.Unlock()
 	}
 	var undeclared []Capability
-	if ext != nil {
-		undeclared = ext.undeclared()
+	if r, ok := dut.(needRecorder); ok {
+		undeclared = r.undeclared()
 	}
 	t.mu.Lock()
 	cleanups := t.cleanups
