@@ -38,7 +38,8 @@ import (
 // of LinuxSysctls pinned. Its Timing (LinuxTiming) has a longer Quiet
 // window than the in-process stacks', for delayed ACKs.
 type DUT interface {
-	// Name is the stack's name in reports: "handmade", "netstack", "linux".
+	// Name is the stack's name in reports: "handmade", "netstack",
+	// "linux", "external".
 	Name() string
 	// Addr is the DUT's IPv4 address on the link (DUTAddr).
 	Addr() netip.Addr

@@ -249,7 +249,7 @@ func (c ExternalConfig) can(x Capability) bool { return slices.Contains(c.Capabi
 // naming the capability. Timer scenarios run in real time, as on linux.
 func External(cfg ExternalConfig) Backend {
 	e := &externalBackend{cfg: cfg, ports: map[uint16]*externalLink{}}
-	caps := append([]Capability(nil), cfg.Capabilities...)
+	caps := append([]Capability{}, cfg.Capabilities...) // never nil: nil is "can do all"
 	timing := cfg.Timing
 	if timing == (Timing{}) {
 		timing = LinuxTiming
@@ -265,6 +265,30 @@ func External(cfg ExternalConfig) Backend {
 		Start:        e.start,
 	}
 }
+
+// The next external device, not built yet (issue #8): a responder
+// written for the test with Scapy (Debian's python3-scapy), a handshake
+// and a stop-and-wait receive, as the article's script. Its contract:
+//
+//   - It runs in a namespace of its own on one end of a veth pair (like
+//     kernelDevice in external_linux_test.go), on an address no kernel
+//     there owns (it answers ARP itself, or the namespace's kernel has
+//     the address and an nftables rule drops its RSTs), listening on a
+//     port given on its command line, and prints "ready" on stdout once
+//     sniffing.
+//   - Declared: listen, sink (it ACKs every in-order segment and keeps
+//     the octets), closed-port (it answers a SYN to any other port with
+//     <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>).
+//   - Its deviations are written beside it, each a sentence and the
+//     scenario IDs it must fail, for example: it ignores out-of-window
+//     segments (no ACK: OW-02a), it never retransmits its SYN-ACK
+//     (HS-04, RT-01b), no options in its SYN-ACK (HS-02a, OP-*), a RST
+//     with any sequence number in the window resets (RS-01b).
+//   - The test asserts the external column is exactly: fail on the
+//     declared deviations, n/a (naming send, close, sockopts, client)
+//     where the catalogue's Needs say so, and the linux column's verdict
+//     everywhere else; a verdict that is none of these is a finding in
+//     the bench or the responder.
 
 // missingNeeds lists what scenario s needs that backend b cannot do: its
 // declared Needs and what its Setup implies. A backend without declared

@@ -62,3 +62,15 @@ func TestMissingNeeds(t *testing.T) {
 		t.Errorf("reason: %s", r)
 	}
 }
+
+// TestExternalDeclaresNothing: an external device with no capabilities
+// can do nothing (nil would be "everything": the in-process stacks).
+func TestExternalDeclaresNothing(t *testing.T) {
+	b := External(ExternalConfig{})
+	if b.Capabilities == nil {
+		t.Fatal("nil capabilities")
+	}
+	if m := missingNeeds(Scenario{Needs: []Capability{NeedListener}}, b); !slices.Equal(m, []Capability{NeedListener}) {
+		t.Errorf("missing %v", m)
+	}
+}
