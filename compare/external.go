@@ -329,12 +329,13 @@ func naReason(missing []Capability) string {
 type externalBackend struct {
 	cfg ExternalConfig
 
-	mu    sync.Mutex
-	link  *rawlink.Link
-	refs  int
-	done  chan struct{}            // closed when the reader of link ends
-	err   error                    // why the link could not be opened: every later run fails at once
-	ports map[uint16]*externalLink // bench ports, for the whole backend's life; nil value: a finished run's
+	mu      sync.Mutex
+	link    *rawlink.Link
+	refs    int
+	done    chan struct{}            // closed when the reader of link ends
+	err     error                    // why the link could not be opened: every later run fails at once
+	closing chan struct{}            // closed once the link being closed is
+	ports   map[uint16]*externalLink // bench ports, for the whole backend's life; nil value: a finished run's
 }
 
 // start opens (or shares) the link, makes the run's view of it and the
@@ -357,6 +358,15 @@ func (e *externalBackend) start(ctx context.Context, s Setup) (DUT, wire.Link, e
 func (e *externalBackend) acquire(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// A link still closing (its reader takes e.mu) goes first: one
+	// AF_PACKET socket at a time, and Open and Close do not race on the
+	// interface's offloads.
+	for e.closing != nil {
+		ch := e.closing
+		e.mu.Unlock()
+		<-ch
+		e.mu.Lock()
+	}
 	if e.link != nil {
 		e.refs++
 		return nil
@@ -472,13 +482,19 @@ func echoRequest(src, dst netip.Addr) []byte {
 
 func (e *externalBackend) release() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.refs--; e.refs > 0 {
+		e.mu.Unlock()
 		return
 	}
-	e.link.Close()
-	<-e.done
-	e.link = nil
+	l, done, closing := e.link, e.done, make(chan struct{})
+	e.link, e.closing = nil, closing
+	e.mu.Unlock()
+	l.Close()
+	<-done // the reader may wait for e.mu: not held here
+	e.mu.Lock()
+	e.closing = nil
+	e.mu.Unlock()
+	close(closing)
 }
 
 // reader hands each IPv4 TCP packet from the device to the run that owns
