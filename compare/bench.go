@@ -72,6 +72,12 @@ type Bench struct {
 	err     error    // the link's failure, once it failed
 	log     []string
 	usedPrt map[uint16]bool
+
+	// dutPort maps a scenario's DUT port to the device's, and claim takes
+	// an ephemeral port from a set shared with other runs (External);
+	// nil: the port as given, any free port.
+	dutPort func(uint16) uint16
+	claim   func(uint16) bool
 }
 
 // NewBench starts a bench owning local on link, facing the device under
@@ -190,7 +196,7 @@ func (b *Bench) ephemeral() uint16 {
 	defer b.mu.Unlock()
 	for {
 		p := uint16(49152 + b.rng.IntN(16384))
-		if !b.usedPrt[p] {
+		if !b.usedPrt[p] && (b.claim == nil || b.claim(p)) {
 			b.usedPrt[p] = true
 			return p
 		}
@@ -201,6 +207,9 @@ func (b *Bench) ephemeral() uint16 {
 // port. Nothing is sent: Handshake opens it, or the scenario sends what it
 // likes.
 func (b *Bench) Dial(dutPort uint16) *Conn {
+	if b.dutPort != nil {
+		dutPort = b.dutPort(dutPort)
+	}
 	return b.newConn(b.ephemeral(), dutPort)
 }
 

@@ -24,6 +24,16 @@
 // of a namespace made for the run forwarding between them, so every
 // stack is reached through a kernel's TUN, as CI runs it.
 //
+// External is a stack tcplab does not run, reached on an Ethernet
+// interface (rawlink) from an address of the bench's own: tcplab cannot
+// call listen or connect inside it, so the user declares what its
+// application does (ExternalConfig.Capabilities: listen, sink,
+// closed-port), scenarios declare what they ask of the application
+// (Scenario.Needs), and a scenario needing what the device did not
+// declare is n/a, naming it. Its DUT reads the state of its connections
+// from the wire: Accept returns once the bench's handshake completes,
+// Recv returns what the device acknowledged.
+//
 // Timers (RTO backoff, loss recovery, zero-window probes, keep-alive, the
 // user timeout, FIN-WAIT-2, TIME-WAIT) run on virtual time on the
 // in-process stacks: a scenario with Setup.VirtualClock gets one

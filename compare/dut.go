@@ -38,7 +38,8 @@ import (
 // of LinuxSysctls pinned. Its Timing (LinuxTiming) has a longer Quiet
 // window than the in-process stacks', for delayed ACKs.
 type DUT interface {
-	// Name is the stack's name in reports: "handmade", "netstack", "linux".
+	// Name is the stack's name in reports: "handmade", "netstack",
+	// "linux", "external".
 	Name() string
 	// Addr is the DUT's IPv4 address on the link (DUTAddr).
 	Addr() netip.Addr
@@ -145,6 +146,15 @@ type Backend struct {
 	// reach it (the other end of the DUT's link). DUT.Close releases
 	// both.
 	Start func(ctx context.Context, s Setup) (DUT, wire.Link, error)
+	// Capabilities are what the DUT's application can be asked for (see
+	// Capability): nil for a stack whose sockets the bench drives itself
+	// (handmade, netstack, linux), the declared ones for External. A
+	// scenario needing more is n/a.
+	Capabilities []Capability
+
+	// benchAddr and dutAddr are the addresses of the scenario's wire when
+	// they are not TBAddr and DUTAddr (External).
+	benchAddr, dutAddr netip.Addr
 }
 
 // ErrPending is returned by Pending.Wait when the result did not come in

@@ -245,6 +245,9 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 
+	if missing := missingNeeds(s, b); len(missing) > 0 {
+		return Result{Verdict: NA, Detail: naReason(missing)}
+	}
 	setup := s.Setup
 	var clock *VirtualClock
 	now := time.Now
@@ -273,8 +276,16 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 	}
 	h := fnv.New64a()
 	io.WriteString(h, s.ID+"/"+b.Name)
-	tb := newBench(link, TBAddr, DUTAddr, opt.Seed^h.Sum64(), now)
+	local, remote := TBAddr, DUTAddr
+	if b.benchAddr.IsValid() {
+		local, remote = b.benchAddr, b.dutAddr
+	}
+	tb := newBench(link, local, remote, opt.Seed^h.Sum64(), now)
 	defer tb.Close()
+	if ext, ok := dut.(*externalDUT); ok {
+		tb.dutPort = ext.dutPort
+		tb.claim = func(p uint16) bool { return ext.link.e.claim(ext.link, p) }
+	}
 
 	t := &T{TB: tb, DUT: dut, Timing: b.Timing, ctx: ctx, stack: b.Name, clock: clock}
 	done := make(chan struct{})
@@ -297,6 +308,10 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 		}
 		t.mu.Unlock()
 	}
+	var undeclared []Capability
+	if r, ok := dut.(needRecorder); ok {
+		undeclared = r.undeclared()
+	}
 	t.mu.Lock()
 	cleanups := t.cleanups
 	t.mu.Unlock()
@@ -316,6 +331,11 @@ func runOne(ctx context.Context, s Scenario, b Backend, opt RunOptions) (res Res
 	}
 	if err := tb.Err(); err != nil && !errors.Is(err, context.Canceled) && v != Error && tb.ctx.Err() == nil {
 		v, detail = Error, err.Error()
+	}
+	// A scenario that asked the device's application for more than it
+	// declared got answers tcplab made up: whatever it concluded is n/a.
+	if len(undeclared) > 0 {
+		v, detail = NA, naReason(undeclared)
 	}
 	res.Verdict, res.Detail = v, detail
 	res.Log = tb.Log()

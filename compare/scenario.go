@@ -25,6 +25,12 @@ type Scenario struct {
 	Requirements []string
 	// Setup is what the DUT must be built with.
 	Setup Setup
+	// Needs are what the scenario asks of the DUT's application beyond a
+	// listener that accepts and a sink that reads (see Capability): on a
+	// device that did not declare them (External) the scenario is n/a
+	// without running. What a scenario asks for while it runs is also
+	// checked: an undeclared call makes it n/a, naming the capability.
+	Needs []Capability
 	// Run drives the scenario: it ends with a verdict given through t, or
 	// by returning (pass, unless t recorded an allowed difference).
 	Run func(t *T)
@@ -236,7 +242,7 @@ const BenchPort = 9090
 // side and the DUT's connected socket.
 func (t *T) Connected() (*Conn, Socket) {
 	c := t.TB.Listen(BenchPort)
-	p := t.DUT.Connect(netip.AddrPortFrom(TBAddr, BenchPort))
+	p := t.DUT.Connect(netip.AddrPortFrom(t.TB.local, BenchPort))
 	t.Cleanup(p.Cancel)
 	_, _, err := c.AcceptFrom(t.ctx, t.Timing.Reply)
 	t.Check(err)

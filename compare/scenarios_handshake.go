@@ -183,7 +183,7 @@ func synRcvdReset(t *T) {
 // and returns both with the DUT's SYN.
 func dutConnect(t *T) (*Conn, *Pending[Socket], *Segment) {
 	c := t.TB.Listen(BenchPort)
-	p := t.DUT.Connect(netip.AddrPortFrom(TBAddr, BenchPort))
+	p := t.DUT.Connect(netip.AddrPortFrom(t.TB.local, BenchPort))
 	t.Cleanup(func() {
 		p.Cancel()
 		if s, err := p.Wait(0); err == nil {

@@ -44,6 +44,22 @@ go with the run. Both need root (CAP_NET_ADMIN, CAP_SYS_ADMIN,
 /dev/net/tun): without it, the default --stacks leaves linux out and says
 why on stderr, and naming linux in --stacks is an error.
 
+external is a stack tcplab does not run — yours: in Scapy, on a
+microcontroller, in another userspace stack. The bench reaches it at
+--external-addr on an Ethernet interface (--external-link iface:NAME,
+AF_PACKET), from an address of its own on that link
+(--external-bench-addr: one the host does not own; the bench answers ARP
+for it, so no kernel on this side sees the connections or resets them).
+It sends only to the device's address, on that interface, and stops in
+seconds if the device does not answer ARP. tcplab cannot call listen or
+connect in a foreign stack: declare what your application does with
+--external-can (listen: accepts on --external-port and keeps connections
+open; sink: reads everything to EOF; closed-port: nothing listens on
+port+1). A scenario that needs anything else (the application sending,
+closing, setting options) is n/a on external, naming what it needs. Or
+put the same keys in a file (--external-config; one "key value" a line:
+addr, port, link, bench-addr, can); flags override it.
+
 Examples:
    tcplab compare
    tcplab compare --run 'RS-|OW-'            # RST handling and RFC 5961
@@ -53,9 +69,19 @@ Examples:
    tcplab compare --json | jq '.summary'
    tcplab compare --markdown conformance.md
    tcplab compare --html report.html         # open in a browser: each cell opens its flow graph
-   tcplab compare --list`,
+   tcplab compare --list
+   # your stack at 10.9.0.2:8080 behind ens224, the bench on 10.9.0.1:
+   sudo tcplab compare --stacks netstack,linux,external --external-link iface:ens224 \
+        --external-addr 10.9.0.2 --external-port 8080 --external-bench-addr 10.9.0.1 \
+        --external-can listen,sink --no-paired`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack, stackLinux), Usage: "devices under test: handmade, netstack, linux (linux needs root; left out of the default without it)"},
+			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack, stackLinux), Usage: "devices under test: handmade, netstack, linux (linux needs root; left out of the default without it), external (a stack tcplab does not run: see --external-*)"},
+			&cli.StringFlag{Name: "external-addr", Usage: "external: the device's IPv4 `ADDRESS`"},
+			&cli.UintFlag{Name: "external-port", Usage: "external: the `PORT` the device listens on"},
+			&cli.StringFlag{Name: "external-link", Usage: "external: how the bench reaches the device: iface:`NAME` (an Ethernet interface, AF_PACKET)"},
+			&cli.StringFlag{Name: "external-bench-addr", Usage: "external: the bench's own IPv4 `ADDRESS` on that link (not one the host owns)"},
+			&cli.StringFlag{Name: "external-can", Usage: "external: what the device's application does, `LIST` of listen, sink, closed-port"},
+			&cli.StringFlag{Name: "external-config", Usage: "external: read addr, port, link, bench-addr and can from `FILE` (\"key value\" a line); flags override"},
 			&cli.StringFlag{Name: "link", Usage: "how the bench reaches handmade and netstack: tun (needs root) or mem; linux is always over its TUN", DefaultText: "tun as root, mem otherwise"},
 			&cli.StringFlag{Name: "run", Usage: "only scenarios whose ID or title matches this regular `PATTERN`"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document (stacks, versions, links, settings, scenarios, summary)"},
@@ -125,6 +151,18 @@ func compareAction(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "compare: linux left out: %v\n", err)
 		}
 	}
+	if slices.Contains(stacks, stackExternal) {
+		cfg, err := externalConfig(c)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--stacks external: %v", err), 2)
+		}
+		if err := compare.ExternalReachable(c.Context, cfg); err != nil {
+			return cli.Exit(fmt.Sprintf("--stacks external: %v", err), 2)
+		}
+		backends = append(backends, compare.External(cfg))
+	} else if f := setExternalFlag(c); f != "" {
+		return cli.Exit(fmt.Sprintf("--%s is for the external stack: add external to --stacks", f), 2)
+	}
 	pcapDir := c.String("pcap-dir")
 	if f := c.String("html"); f != "" && pcapDir == "" {
 		pcapDir = reportCapturesDir(f)
@@ -179,6 +217,51 @@ func compareAction(c *cli.Context) error {
 		return cli.Exit("some scenarios failed; see the details above", 1)
 	}
 	return nil
+}
+
+// stackExternal is a stack tcplab does not run (compare.External).
+const stackExternal = "external"
+
+var externalFlags = []struct{ flag, key string }{
+	{"external-addr", "addr"}, {"external-port", "port"}, {"external-link", "link"},
+	{"external-bench-addr", "bench-addr"}, {"external-can", "can"},
+}
+
+// setExternalFlag names an --external-* flag that was set, if any.
+func setExternalFlag(c *cli.Context) string {
+	if c.IsSet("external-config") {
+		return "external-config"
+	}
+	for _, f := range externalFlags {
+		if c.IsSet(f.flag) {
+			return f.flag
+		}
+	}
+	return ""
+}
+
+// externalConfig is the contract with the external stack: the file, then
+// the flags over it.
+func externalConfig(c *cli.Context) (compare.ExternalConfig, error) {
+	var cfg compare.ExternalConfig
+	if f := c.String("external-config"); f != "" {
+		var err error
+		if cfg, err = compare.ParseExternalConfig(f); err != nil {
+			return cfg, fmt.Errorf("--external-config: %w", err)
+		}
+	}
+	for _, f := range externalFlags {
+		if c.IsSet(f.flag) {
+			v := c.String(f.flag)
+			if f.flag == "external-port" {
+				v = fmt.Sprint(c.Uint(f.flag))
+			}
+			if err := cfg.Set(f.key, v); err != nil {
+				return cfg, fmt.Errorf("--%s: %w", f.flag, err)
+			}
+		}
+	}
+	return cfg, cfg.Check()
 }
 
 // linuxAvailable says whether this process can run the linux stack (a
