@@ -59,6 +59,12 @@ func newPair(t *testing.T, pc wire.PipeConfig, ka, kb string) (stack, stack) {
 // netstack records its endpoints' state for a stall's dump.
 func newStacks(t *testing.T, ea, eb wire.Link, ka, kb string) (stack, stack) {
 	t.Helper()
+	return newStacksWith(t, ea, eb, ka, kb, nil)
+}
+
+// newStacksWith is newStacks with netstack's options adjusted by tune.
+func newStacksWith(t *testing.T, ea, eb wire.Link, ka, kb string, tune func(*netstackref.Options)) (stack, stack) {
+	t.Helper()
 	t.Cleanup(func() { ea.Close() })
 	mk := func(kind string, l wire.Link, addr netip.Addr) stack {
 		switch kind {
@@ -72,6 +78,9 @@ func newStacks(t *testing.T, ea, eb wire.Link, ka, kb string) (stack, stack) {
 		default:
 			opt := netstackref.DefaultOptions()
 			opt.RecordState = true
+			if tune != nil {
+				tune(&opt)
+			}
 			s, err := netstackref.New(l, addr, opt)
 			if err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tcplab/netstackref"
 	"tcplab/wire"
 )
 
@@ -148,7 +149,20 @@ func TestIntegrityMatrix(t *testing.T) {
 					pc := wire.PipeConfig{Seed: seed, AtoB: im, BtoA: im, Events: evs.record}
 					ea, eb := wire.Pipe(pc)
 					rc, rs := newRecorder(ea, pair[0]+" client"), newRecorder(eb, pair[1]+" server")
-					client, server := newStacks(t, rc, rs, pair[0], pair[1])
+					var tune func(*netstackref.Options)
+					if pair[0] == "netstack" && loss > 0 {
+						// A netstack sender runs without RACK (so without tail
+						// loss probes) on a lossy wire: in this gVisor, when a
+						// FIN and its tail loss probe are both lost, the sender
+						// counts nothing in flight and arms no timer, and the
+						// transfer stalls with every byte delivered and the
+						// receiver correctly silent (dumped 2026-11-26: snd
+						// UNA=NXT-1, outstanding=0, no timer). That is gVisor's
+						// bug; the matrix tests the hand-built receiver, which
+						// a classic (RTO and dupack) sender exercises as well.
+						tune = func(o *netstackref.Options) { o.Recovery = 0 }
+					}
+					client, server := newStacksWith(t, rc, rs, pair[0], pair[1], tune)
 					ctx, cancel := context.WithCancel(context.Background())
 					defer cancel()
 					dumped := make(chan string, 1)
