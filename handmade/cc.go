@@ -24,7 +24,12 @@ type CongestionControl interface {
 
 // newReno is RFC 5681 congestion control with the NewReno partial-ACK
 // rules of RFC 6582 §3.2.
-type newReno struct{ cwnd, ssthresh int }
+type newReno struct {
+	cwnd, ssthresh int
+	// bytesAcked counts octets acknowledged in congestion avoidance
+	// towards the next SMSS of growth (RFC 5681 §3.1).
+	bytesAcked int
+}
 
 func newNewReno(mss int) *newReno {
 	// RFC 5681 §3.1: IW = 2, 3 or 4 segments depending on the SMSS.
@@ -49,16 +54,29 @@ func (r *newReno) OnAck(acked, mss int) {
 		// 2*SMSS, so that a receiver that ACKs every other segment does
 		// not halve the growth.
 		r.cwnd += min(acked, 2*mss)
+		r.bytesAcked = 0
 		return
 	}
-	// RFC 5681 §3.1: congestion avoidance, cwnd += SMSS*SMSS/cwnd.
-	r.cwnd += max(1, mss*mss/r.cwnd)
+	// RFC 5681 §3.1: "The RECOMMENDED way to increase cwnd during
+	// congestion avoidance is to count the number of bytes that have been
+	// acknowledged by ACKs for new data. ... When the number of bytes
+	// acknowledged reaches cwnd, then cwnd can be incremented by up to
+	// SMSS bytes." Equation (3), SMSS*SMSS/cwnd per ACK, grows a window
+	// by a segment per round trip only if every segment is ACKed: a
+	// receiver that stretches its ACKs over several segments (gVisor ACKs
+	// once per batch it processes) slows it several times over.
+	r.bytesAcked += acked
+	if r.bytesAcked >= r.cwnd {
+		r.bytesAcked -= r.cwnd
+		r.cwnd += mss
+	}
 }
 
 func (r *newReno) OnFastRetransmit(flight, mss int) {
 	// RFC 5681 §3.2 steps 2 and 3.
 	r.ssthresh = max(flight/2, 2*mss)
 	r.cwnd = r.ssthresh + 3*mss
+	r.bytesAcked = 0
 }
 
 // OnDupAck inflates the window (RFC 5681 §3.2 step 4).
@@ -80,4 +98,5 @@ func (r *newReno) OnTimeout(flight, mss int) {
 	// RFC 5681 §3.1, equation (4), and the loss window of one segment.
 	r.ssthresh = max(flight/2, 2*mss)
 	r.cwnd = mss
+	r.bytesAcked = 0
 }

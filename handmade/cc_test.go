@@ -1,0 +1,50 @@
+package handmade
+
+import "testing"
+
+// The congestion window's response to ACKs, loss and timeout, held to
+// RFC 5681's equations.
+
+// RFC 5681 §3.1: in congestion avoidance "cwnd MUST NOT be increased by
+// more than SMSS bytes per RTT", and the RECOMMENDED byte counting
+// increments it by SMSS once cwnd octets have been acknowledged: one
+// segment per window of data, however the receiver spreads its ACKs over
+// it. A window ACKed segment by segment, every other segment (delayed
+// ACKs) or five segments at a time (gVisor's batches) grows alike.
+func TestNewReno_CongestionAvoidance_ByteCounting(t *testing.T) {
+	const mss = 1000
+	for _, perACK := range []int{1, 2, 5} {
+		r := &newReno{cwnd: 10 * mss, ssthresh: 5 * mss}
+		for round := 1; round <= 3; round++ {
+			before := r.cwnd
+			for acked := 0; acked < before; acked += perACK * mss {
+				r.OnAck(perACK*mss, mss)
+			}
+			if r.cwnd != before+mss {
+				t.Fatalf("%d segments per ACK, round %d: cwnd %d after a window of %d, want %d", perACK, round, r.cwnd, before, before+mss)
+			}
+		}
+	}
+}
+
+// RFC 5681 §3.1, equation (2): in slow start cwnd += min(N, SMSS) per ACK;
+// RFC 3465 §2.2 lets the limit L be 2*SMSS. Slow start ends at ssthresh
+// ("cwnd < ssthresh").
+func TestNewReno_SlowStart(t *testing.T) {
+	const mss = 1000
+	r := &newReno{cwnd: 3 * mss, ssthresh: 8 * mss}
+	r.OnAck(500, mss) // N < SMSS: N
+	r.OnAck(5*mss, mss)
+	if r.cwnd != 3*mss+500+2*mss {
+		t.Fatalf("cwnd %d, want %d", r.cwnd, 3*mss+500+2*mss)
+	}
+	r.OnAck(2*mss, mss)
+	r.OnAck(mss, mss) // cwnd 7500 + 1000 >= ssthresh: congestion avoidance next
+	if r.cwnd != 8500 {
+		t.Fatalf("cwnd %d, want 8500", r.cwnd)
+	}
+	r.OnAck(mss, mss)
+	if r.cwnd != 8500 {
+		t.Fatalf("cwnd %d grew by an ACK of one segment in congestion avoidance", r.cwnd)
+	}
+}
