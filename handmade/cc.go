@@ -32,17 +32,15 @@ type newReno struct {
 }
 
 func newNewReno(mss int) *newReno {
-	// RFC 5681 §3.1: IW = 2, 3 or 4 segments depending on the SMSS.
-	iw := 4 * mss
-	switch {
-	case mss > 2190:
-		iw = 2 * mss
-	case mss > 1095:
-		iw = 3 * mss
-	}
 	// RFC 5681 §3.1: ssthresh starts arbitrarily high.
-	return &newReno{cwnd: iw, ssthresh: 1 << 30}
+	return &newReno{cwnd: initialWindow(mss), ssthresh: 1 << 30}
 }
+
+// initialWindow is IW, the congestion window before the first loss or
+// timeout (RFC 6928 §2): min(10*MSS, max(2*MSS, 14600)), the window gVisor
+// and Linux start with. RFC 5681 §3.1's 2 to 4 segments cost a transfer
+// two round trips of slow start more than its peers spend.
+func initialWindow(mss int) int { return min(10*mss, max(2*mss, 14600)) }
 
 func (r *newReno) Cwnd() int     { return r.cwnd }
 func (r *newReno) Ssthresh() int { return r.ssthresh }

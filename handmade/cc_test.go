@@ -48,3 +48,14 @@ func TestNewReno_SlowStart(t *testing.T) {
 		t.Fatalf("cwnd %d grew by an ACK of one segment in congestion avoidance", r.cwnd)
 	}
 }
+
+// RFC 6928 §2: "IW = min (10*MSS, max (2*MSS, 14600))"; RFC 5681 §3.1:
+// "The initial value of ssthresh SHOULD be set arbitrarily high".
+func TestNewReno_InitialWindow(t *testing.T) {
+	for _, tc := range []struct{ mss, iw int }{{536, 5360}, {1000, 10000}, {1460, 14600}, {1448, 14480}, {4000, 14600}, {8960, 17920}} {
+		r := newNewReno(tc.mss)
+		if r.Cwnd() != tc.iw || r.Ssthresh() < 1<<20 {
+			t.Errorf("SMSS %d: cwnd %d ssthresh %d, want IW %d and ssthresh arbitrarily high", tc.mss, r.Cwnd(), r.Ssthresh(), tc.iw)
+		}
+	}
+}

@@ -230,7 +230,7 @@ func TestEstablished_NoDelay(t *testing.T) {
 // retransmission timer to expire." Duplicate: no data, same window, ACK =
 // SND.UNA, data outstanding (§2).
 func TestEstablished_FastRetransmit(t *testing.T) {
-	h := establishedMSS(t, exactCfg(), 1000) // SMSS 1000, IW 4000 (§3.1)
+	h := establishedMSS(t, exactCfg(), 1000) // SMSS 1000, IW 10000 (RFC 6928 §2)
 	h.Write(bytesOf(4000, 0), h.now)
 	for i := uint32(0); i < 4; i++ {
 		f := ACK
