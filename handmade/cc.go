@@ -2,28 +2,28 @@ package handmade
 
 // CongestionControl is the seam for congestion control algorithms: the
 // TCB tells it what the ACK clock and the loss signals say, and reads the
-// congestion window back. NewReno is the one in use; CUBIC and friends
-// plug in here.
+// congestion window back. It owns cwnd and ssthresh and nothing else: how
+// loss is detected and repaired (RFC 6675's scoreboard and pipe, RFC
+// 6582's window inflation) is loss recovery's (recovery.go), so an
+// algorithm such as CUBIC decides only how far to back off and how fast
+// to grow.
 type CongestionControl interface {
 	// Cwnd and Ssthresh are in octets.
 	Cwnd() int
 	Ssthresh() int
-	// OnAck: acked new octets arrived outside loss recovery.
+	// OnAck: an ACK outside loss recovery acknowledged acked new octets.
 	OnAck(acked, mss int)
-	// OnFastRetransmit: three duplicate ACKs with flight octets out.
-	OnFastRetransmit(flight, mss int)
-	// OnDupAck: a further duplicate ACK during fast recovery.
-	OnDupAck(mss int)
-	// OnPartialAck: an ACK during recovery that leaves data outstanding.
-	OnPartialAck(acked, mss int)
-	// OnRecoveryExit: the ACK that ends fast recovery.
-	OnRecoveryExit(mss int)
+	// OnLoss: loss recovery starts (RFC 5681 §3.2 step 2, RFC 6675 §5
+	// step 4); flight is FlightSize without what Limited Transmit sent.
+	// The algorithm sets ssthresh, and cwnd to what recovery runs at.
+	OnLoss(flight, mss int)
 	// OnTimeout: the retransmission timer expired with flight octets out.
 	OnTimeout(flight, mss int)
 }
 
-// newReno is RFC 5681 congestion control with the NewReno partial-ACK
-// rules of RFC 6582 §3.2.
+// newReno is RFC 5681 congestion control: the window response that
+// NewReno's fast recovery (RFC 6582) and SACK-based recovery (RFC 6675)
+// both run under.
 type newReno struct {
 	cwnd, ssthresh int
 	// bytesAcked counts octets acknowledged in congestion avoidance
@@ -70,27 +70,15 @@ func (r *newReno) OnAck(acked, mss int) {
 	}
 }
 
-func (r *newReno) OnFastRetransmit(flight, mss int) {
-	// RFC 5681 §3.2 steps 2 and 3.
+func (r *newReno) OnLoss(flight, mss int) {
+	// RFC 5681 §3.2 step 2, equation (4): ssthresh = max(FlightSize/2,
+	// 2*SMSS); RFC 6675 §5 (4.2): "ssthresh = cwnd = (FlightSize / 2)".
+	// NewReno's inflation by 3*SMSS (RFC 5681 §3.2 step 3) is recovery's,
+	// on top.
 	r.ssthresh = max(flight/2, 2*mss)
-	r.cwnd = r.ssthresh + 3*mss
+	r.cwnd = r.ssthresh
 	r.bytesAcked = 0
 }
-
-// OnDupAck inflates the window (RFC 5681 §3.2 step 4).
-func (r *newReno) OnDupAck(mss int) { r.cwnd += mss }
-
-func (r *newReno) OnPartialAck(acked, mss int) {
-	// RFC 6582 §3.2 step 5: deflate by the amount acked, add back one SMSS
-	// if that was at least one SMSS.
-	r.cwnd = max(r.cwnd-acked, mss)
-	if acked >= mss {
-		r.cwnd += mss
-	}
-}
-
-// OnRecoveryExit deflates the window (RFC 5681 §3.2 step 6).
-func (r *newReno) OnRecoveryExit(mss int) { r.cwnd = r.ssthresh }
 
 func (r *newReno) OnTimeout(flight, mss int) {
 	// RFC 5681 §3.1, equation (4), and the loss window of one segment.
