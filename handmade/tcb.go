@@ -79,6 +79,7 @@ type TCB struct {
 	dupAcks    int
 
 	rtt          RTTEstimator
+	rtoBackedOff bool // a data timeout backed the RTO off; no sample since
 	rttTiming    bool
 	rttSeq       Seq
 	rttSentAt    time.Time

@@ -379,10 +379,25 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 	}
 	t.progressAt = now
 	t.retries = 0
-	if t.rttTiming && t.rttSeq.LessThan(seg.ACK) {
+	switch {
+	case t.rttTiming && t.rttSeq.LessThan(seg.ACK):
 		// RFC 6298 §2: a sample from a segment sent once (Karn's rule).
-		t.rttTiming = false
+		t.rttTiming, t.rtoBackedOff = false, false
 		t.rtt.Sample(now.Sub(t.rttSentAt))
+	case t.rtoBackedOff && t.tsOn && seg.Options.HasTimestamps:
+		// After a timeout Karn's rule leaves no segment timed until the
+		// go-back is over and new data goes out, and the RTO stays backed
+		// off (RFC 6298 §5.5) however well the retransmissions fare; a
+		// loss or two more double it again. RFC 6298 §3: "The only case
+		// when TCP can safely take RTT samples from retransmitted segments
+		// is when the TCP timestamp option [JBB92] is employed"; RFC 7323
+		// §4.1, RTTM: "A TSecr value received in a segment MAY be used to
+		// update the averaged RTT measurement only if the segment
+		// advances the left edge of the send window".
+		if d := int32(t.tsNow(now) - seg.Options.TSEcr); d >= 0 {
+			t.rtoBackedOff = false
+			t.rtt.Sample(time.Duration(d) * (time.Second / tsHz))
+		}
 	}
 	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
 	// acknowledged, otherwise restart it. During NewReno's fast recovery

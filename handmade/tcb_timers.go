@@ -103,6 +103,7 @@ func (t *TCB) onRTO(now time.Time) {
 	if t.flight() == 0 {
 		return
 	}
+	t.rtoBackedOff = true
 	t.cc.OnTimeout(t.flight(), t.sndMSS)
 	// RFC 6582 §3.2 step 4: "After a retransmit timeout, record the
 	// highest sequence number transmitted in the variable recover, and
