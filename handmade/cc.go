@@ -47,13 +47,22 @@ func (r *newReno) Ssthresh() int { return r.ssthresh }
 
 func (r *newReno) OnAck(acked, mss int) {
 	if r.cwnd < r.ssthresh {
-		// RFC 5681 §3.1: slow start, cwnd += min(N, SMSS); with
-		// appropriate byte counting (RFC 3465 §2.2) the limit L may be
-		// 2*SMSS, so that a receiver that ACKs every other segment does
-		// not halve the growth.
-		r.cwnd += min(acked, 2*mss)
+		// RFC 5681 §3.1: slow start, cwnd += min(N, SMSS) per ACK; RFC
+		// 3465 §2.2 lets the limit L be 2*SMSS, so that a receiver that
+		// ACKs every other segment does not halve the growth.
+		// Deviation: no limit per ACK, as Linux (tcp_slow_start) and gVisor
+		// (renoState.updateSlowStart) count every segment acknowledged: a
+		// receiver that ACKs several segments at once (gVisor, once per
+		// batch it processes, against RFC 9293 §3.8.6.3's every second
+		// segment) would otherwise slow slow start from doubling per round
+		// trip to 1.4 times. Growth stops at ssthresh; what is left over
+		// counts towards congestion avoidance.
+		grow := min(acked, r.ssthresh-r.cwnd)
+		r.cwnd += grow
 		r.bytesAcked = 0
-		return
+		if acked -= grow; acked == 0 {
+			return
+		}
 	}
 	// RFC 5681 §3.1: "The RECOMMENDED way to increase cwnd during
 	// congestion avoidance is to count the number of bytes that have been

@@ -27,25 +27,32 @@ func TestNewReno_CongestionAvoidance_ByteCounting(t *testing.T) {
 	}
 }
 
-// RFC 5681 §3.1, equation (2): in slow start cwnd += min(N, SMSS) per ACK;
-// RFC 3465 §2.2 lets the limit L be 2*SMSS. Slow start ends at ssthresh
-// ("cwnd < ssthresh").
+// RFC 5681 §3.1: slow start while cwnd < ssthresh, then congestion
+// avoidance. Deviation (cc.go, OnAck): every acknowledged octet grows cwnd
+// in slow start, as Linux and gVisor count every acknowledged segment, not
+// min(N, SMSS) per ACK (equation (2); L = 2*SMSS with RFC 3465 §2.2): an ACK
+// of five segments grows it by five; growth stops at ssthresh and the
+// rest counts towards congestion avoidance.
 func TestNewReno_SlowStart(t *testing.T) {
 	const mss = 1000
-	r := &newReno{cwnd: 3 * mss, ssthresh: 8 * mss}
-	r.OnAck(500, mss) // N < SMSS: N
+	r := &newReno{cwnd: 3 * mss, ssthresh: 10 * mss}
+	r.OnAck(500, mss)
 	r.OnAck(5*mss, mss)
-	if r.cwnd != 3*mss+500+2*mss {
-		t.Fatalf("cwnd %d, want %d", r.cwnd, 3*mss+500+2*mss)
-	}
-	r.OnAck(2*mss, mss)
-	r.OnAck(mss, mss) // cwnd 7500 + 1000 >= ssthresh: congestion avoidance next
 	if r.cwnd != 8500 {
 		t.Fatalf("cwnd %d, want 8500", r.cwnd)
 	}
+	// 1500 reach ssthresh, 1500 go to congestion avoidance's count.
+	r.OnAck(3*mss, mss)
+	if r.cwnd != 10*mss || r.bytesAcked != 1500 {
+		t.Fatalf("cwnd %d bytesAcked %d, want ssthresh and 1500", r.cwnd, r.bytesAcked)
+	}
 	r.OnAck(mss, mss)
-	if r.cwnd != 8500 {
+	if r.cwnd != 10*mss {
 		t.Fatalf("cwnd %d grew by an ACK of one segment in congestion avoidance", r.cwnd)
+	}
+	r.OnAck(7500, mss) // 10000 counted: one SMSS
+	if r.cwnd != 11*mss {
+		t.Fatalf("cwnd %d, want %d", r.cwnd, 11*mss)
 	}
 }
 

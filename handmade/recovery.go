@@ -112,9 +112,16 @@ func (t *TCB) lostEdge(now time.Time) Seq {
 // ackArrived runs loss recovery and congestion control for an ACK with
 // SND.UNA =< SEG.ACK =< SND.NXT; wndBefore is the send window before it.
 func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
-	acked := 0
+	acked, delivered := 0, 0
 	if t.SND.UNA.LessThan(seg.ACK) {
+		// What the ACK delivers is what it acknowledges less what was
+		// SACKed before: RFC 5681 §3.1's N, "the number of previously
+		// unacknowledged bytes acknowledged in the incoming ACK". It keeps
+		// an ACK that covers what the receiver held since a timeout from
+		// growing cwnd at once.
+		delivered = -t.rec.sb.sackedBelow(seg.ACK)
 		acked = t.newlyAcked(seg, now)
+		delivered += acked
 	}
 	dup := false
 	if t.sackOn {
@@ -184,8 +191,8 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 		// received (after the third), cwnd MUST be incremented by SMSS."
 		t.rec.inflate += t.sndMSS
 	default:
-		if acked > 0 {
-			t.cc.OnAck(acked, t.sndMSS)
+		if acked > 0 && delivered > 0 {
+			t.cc.OnAck(delivered, t.sndMSS)
 		}
 		if len(t.rec.rtx) > 0 {
 			// The go-back after a timeout: its retransmissions can be

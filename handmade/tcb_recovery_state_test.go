@@ -239,13 +239,14 @@ func TestEstablished_SACKRecovery_RTO(t *testing.T) {
 		t.Fatal("a new recovery began before HighACK reached the RecoveryPoint")
 	}
 	expectNothing(t, h)
-	// The ACK of 0-3 slow-starts cwnd by min(4000, L = 2*SMSS) (RFC 3465
-	// §2.2); the receiver has 5 and 6 as well: the go-back resends 4,
-	// skips 5 and 6, resends 7 and 8, and stops with 3000 octets it sent
-	// again in flight.
+	// The ACK of 0-3 slow-starts cwnd by what it delivered: 0, since 1-3
+	// were SACKed (RFC 5681 §3.1: N is "the number of previously
+	// unacknowledged bytes acknowledged"). The receiver has 5 and 6 as
+	// well: the go-back resends 4, skips 5 and 6, resends 7, and stops
+	// with 2000 octets it sent again in flight.
 	sackACK(t, h, 4, [2]int{5, 7})
-	wantWindow(t, h, 3000, 5000, -1)
-	expectSegs(t, h, 4, 7, 8)
+	wantWindow(t, h, 2000, 5000, -1)
+	expectSegs(t, h, 4, 7)
 }
 
 // RFC 6582 §3.2 (SACK not in use): step 2 enters fast retransmit on the
