@@ -116,18 +116,6 @@ func startPaired(name string, l wire.Link, a netip.Addr) (pairedStack, error) {
 	}}, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the tap's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 	start := time.Now()
 	defer func() {
@@ -141,7 +129,7 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 
 	ea, eb := wire.Pipe(wire.PipeConfig{Seed: r.Seed, AtoB: r.wireIm, BtoA: r.wireIm})
 	defer ea.Close()
-	var capture syncBuffer
+	var capture bytes.Buffer // the tap serialises its writes; read once both stacks are closed
 	tap, err := wire.NewTap(ea, &capture)
 	if err != nil {
 		r.Error = err.Error()
@@ -195,11 +183,11 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 	r.Intact = sum == want
 	if opt.PcapDir != "" {
 		f := filepath.Join(opt.PcapDir, fmt.Sprintf("paired_%s-to-%s_%d.pcap", r.Client, r.Server, n))
-		if werr := os.WriteFile(f, capture.b.Bytes(), 0o644); werr == nil {
+		if werr := os.WriteFile(f, capture.Bytes(), 0o644); werr == nil {
 			r.Pcap = f
 		}
 	}
-	conv, cerr := CheckCapture(&capture.b)
+	conv, cerr := CheckCapture(&capture)
 	if cerr != nil {
 		r.Error = errors.Join(err, cerr).Error()
 		return

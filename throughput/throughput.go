@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -361,22 +360,11 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 }
 
 // Sample runs one transfer of size octets of pairing p under prof with a
-// capture at the client written to w (one goroutine writes at a time), to
+// capture at the client written to w (the tap serialises its writes), to
 // draw what a pairing's conversation looks like. It is not a measurement:
 // capturing costs time.
 func Sample(ctx context.Context, p Pairing, prof Profile, opt Options, size int64, seed int64, w io.Writer) Run {
 	opt = opt.withDefaults()
 	opt.Size, opt.Duration = size, time.Minute
-	return transfer(ctx, p, prof, opt, seed, &lockedWriter{w: w})
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return transfer(ctx, p, prof, opt, seed, w)
 }

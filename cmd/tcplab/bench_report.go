@@ -75,25 +75,12 @@ func writeBenchHTML(ctx context.Context, file string, rep benchReport, opt throu
 	return os.WriteFile(file, b.Bytes(), 0o644)
 }
 
-var benchTemplate = template.Must(template.New("bench").Parse(`<!DOCTYPE html>
+var benchTemplate = template.Must(template.New("bench").Parse(reportStyle + `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>tcplab bench</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
-th{background:#f0f0f0}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.v-ok{background:#e8f5e9}
-td.v-fail{background:#ffebee}
-summary{cursor:pointer;font-weight:bold}
-.detail{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap}
-figure{margin:.5em 0}
-figure img{max-width:100%;border:1px solid #ddd;background:#fff}
-figcaption{font-size:12px;color:#555}
-</style>
+{{template "style"}}
 </head>
 <body>
 <h1>tcplab bench</h1>

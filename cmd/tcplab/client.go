@@ -174,26 +174,37 @@ func exitCode(err error) int {
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-func runClient(c *cli.Context, o outputs, rep *clientReport) error {
-	ctx := c.Context
-	stackName := rep.Stack
+// endpointLink resolves --link for --stack and checks --profile: the
+// checks client and server share. The linux stack has no link of tcplab's
+// ("kernel"): the kernel uses its own devices and routes.
+func endpointLink(c *cli.Context, stackName, profile string) (linkSpec, error) {
 	spec, err := parseLink(c.String("link"))
 	if err != nil {
-		return usageError{err}
+		return spec, usageError{err}
 	}
 	if stackName == stackLinux {
 		if c.IsSet("link") {
-			return usagef("--stack linux uses the kernel's own routes; --link does not apply (leave it out)")
+			return spec, usagef("--stack linux uses the kernel's own devices and routes; --link does not apply (leave it out)")
 		}
 		spec = linkSpec{Kind: "kernel"}
 	}
+	if profile != "full" && profile != "seed" {
+		return spec, usagef("--profile %q: want full or seed", profile)
+	}
+	if profile == "seed" && stackName != stackHandmade {
+		return spec, usagef("--profile seed is the hand-built stack's article flow: it needs --stack handmade")
+	}
+	return spec, nil
+}
+
+func runClient(c *cli.Context, o outputs, rep *clientReport) error {
+	ctx := c.Context
+	stackName := rep.Stack
+	spec, err := endpointLink(c, stackName, rep.Profile)
+	if err != nil {
+		return err
+	}
 	rep.Link = spec.String()
-	if rep.Profile != "full" && rep.Profile != "seed" {
-		return usagef("--profile %q: want full or seed", rep.Profile)
-	}
-	if rep.Profile == "seed" && stackName != stackHandmade {
-		return usagef("--profile seed is the hand-built stack's article flow: it needs --stack handmade")
-	}
 	server, err := parseAddrPort("--server", c.String("server"))
 	if err != nil {
 		return usageError{err}

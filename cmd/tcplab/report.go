@@ -150,16 +150,13 @@ func drawForReport(pcap string, tsg bool) ([]htmlGraph, string) {
 	return out, ""
 }
 
-var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>tcplab compare</title>
-<style>
+// reportStyle is the stylesheet every HTML report of tcplab shares.
+const reportStyle = `{{define "style"}}<style>
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}
 th{background:#f0f0f0}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.v-pass,td.v-ok{background:#e8f5e9}
 td.v-allowed{background:#fffde7}
 td.v-fail,td.v-error{background:#ffebee}
@@ -169,7 +166,14 @@ summary{cursor:pointer;font-weight:bold}
 figure{margin:.5em 0}
 figure img{max-width:100%;border:1px solid #ddd;background:#fff}
 figcaption{font-size:12px;color:#555}
-</style>
+</style>{{end}}`
+
+var reportTemplate = template.Must(template.New("report").Parse(reportStyle + `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>tcplab compare</title>
+{{template "style"}}
 </head>
 <body>
 <h1>tcplab compare</h1>

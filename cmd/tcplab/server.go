@@ -133,23 +133,11 @@ func serverAction(c *cli.Context) error {
 func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) error {
 	ctx := c.Context
 	stackName := rep.Stack
-	spec, err := parseLink(c.String("link"))
+	spec, err := endpointLink(c, stackName, rep.Profile)
 	if err != nil {
-		return usageError{err}
-	}
-	if stackName == stackLinux {
-		if c.IsSet("link") {
-			return usagef("--stack linux uses the kernel's own devices and routes; --link does not apply (leave it out)")
-		}
-		spec = linkSpec{Kind: "kernel"}
+		return err
 	}
 	rep.Link = spec.String()
-	if rep.Profile != "full" && rep.Profile != "seed" {
-		return usagef("--profile %q: want full or seed", rep.Profile)
-	}
-	if rep.Profile == "seed" && stackName != stackHandmade {
-		return usagef("--profile seed is the hand-built stack's article flow: it needs --stack handmade")
-	}
 	port := c.Uint("port")
 	if port < 1 || port > 65535 {
 		return usagef("--port %d: want 1 to 65535", port)
