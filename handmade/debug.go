@@ -37,13 +37,15 @@ func (t *TCB) DebugString(now time.Time) string {
 	if t.cc != nil {
 		cwnd, ssthresh = t.cc.Cwnd(), t.cc.Ssthresh()
 	}
-	fmt.Fprintf(&b, "  cc: cwnd=%d ssthresh=%d inRecovery=%v recover=%d dupAcks=%d retxNext=%d retxOne=%v limitedTx=%d\n",
-		cwnd, ssthresh, t.inRecovery, t.recover, t.dupAcks, t.retxNext, t.retxOne, t.rec.limitedTx)
+	fmt.Fprintf(&b, "  cc: cwnd=%d (window %d) ssthresh=%d inRecovery=%v recover=%d dupAcks=%d retxNext=%d retxOne=%v limitedTx=%d ltOctets=%d inflate=%d\n",
+		cwnd, t.cwndOrZero(), ssthresh, t.inRecovery, t.recover, t.dupAcks, t.retxNext, t.retxOne, t.rec.limitedTx, t.rec.ltOctets, t.rec.inflate)
+	fmt.Fprintf(&b, "  scoreboard: %v pipe=%d highRxt=%d rescueRxt=%d retransmissions=%d relost=%v\n",
+		t.rec.sb.sacked, t.rec.pipe, t.rec.highRxt, t.rec.rescueRxt, len(t.rec.rtx), t.rec.relost)
 	fmt.Fprintf(&b, "  rtt: srtt=%v rttvar=%v rto=%v retries=%d; ackNow=%v probeNow=%v unackedSegs=%d\n",
 		t.rtt.SRTT, t.rtt.RTTVAR, t.rtt.RTO, t.retries, t.ackNow, t.probeNow, t.unackedSegs)
-	fmt.Fprintf(&b, "  timers: rto=%s persist=%s(backoff %d) delack=%s keepalive=%s timewait=%s finwait2=%s tlp=%s recovery=%s deadline=%s\n",
+	fmt.Fprintf(&b, "  timers: rto=%s persist=%s(backoff %d) delack=%s keepalive=%s timewait=%s finwait2=%s tlp=%s recovery=%s reorder=%s deadline=%s\n",
 		rel(t.rtoAt), rel(t.persistAt), t.persistBackoff, rel(t.delackAt), rel(t.keepaliveAt), rel(t.timeWaitAt),
-		rel(t.finWait2At), rel(t.rec.tlpAt), rel(t.recoveryDeadline()), rel(t.Deadline()))
+		rel(t.finWait2At), rel(t.rec.tlpAt), rel(t.recoveryDeadline()), rel(t.rec.reoAt), rel(t.Deadline()))
 	fmt.Fprintf(&b, "  last segment received %v ago\n", now.Sub(t.lastRecvAt).Round(time.Microsecond))
 	fmt.Fprintf(&b, "  counters: %+v\n", t.Counters)
 	return b.String()
@@ -67,4 +69,13 @@ func (s *Stack) DebugDump() string {
 		b.WriteString(c.tcb.DebugString(now))
 	}
 	return b.String()
+}
+
+// cwndOrZero is the window sending is held to, 0 before the handshake
+// chose a congestion control.
+func (t *TCB) cwndOrZero() int {
+	if t.cc == nil {
+		return 0
+	}
+	return t.cwnd()
 }

@@ -70,6 +70,19 @@ func (p *tcbPair) check(t *testing.T, who string, x *TCB) {
 	if x.State > TimeWait {
 		t.Fatalf("%s: state %d", who, x.State)
 	}
+	prev := x.SND.UNA
+	for _, r := range x.rec.sb.sacked {
+		if !prev.LessEq(r.Left) || !r.Left.LessThan(r.Right) || !r.Right.LessEq(x.SND.NXT) || r.Left == prev && prev != x.SND.UNA {
+			t.Fatalf("%s: scoreboard %v not sorted, disjoint and inside [SND.UNA %d, SND.NXT %d]", who, x.rec.sb.sacked, x.SND.UNA, x.SND.NXT)
+		}
+		prev = r.Right
+	}
+	if x.rec.pipe < 0 || x.rec.pipe > int(x.SND.NXT.Sub(x.SND.UNA))*2 {
+		t.Fatalf("%s: pipe %d with %d octets outstanding", who, x.rec.pipe, x.SND.NXT.Sub(x.SND.UNA))
+	}
+	if x.cc != nil && x.cwnd() < x.sndMSS {
+		t.Fatalf("%s: window %d below one segment", who, x.cwnd())
+	}
 	if x.State.synchronized() && x.State != TimeWait && int(x.SND.NXT.Sub(x.SND.UNA)) > x.sndBuf.Len()+2 {
 		t.Fatalf("%s: %d octets in flight but %d buffered", who, x.SND.NXT.Sub(x.SND.UNA), x.sndBuf.Len())
 	}
@@ -84,6 +97,8 @@ func FuzzTCB(f *testing.F) {
 	f.Add(uint8(1), []byte{0x11, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0})
 	f.Add(uint8(2), []byte{0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add(uint8(3), []byte{0x02, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 0, 7, 7, 7})
+	// SACK blocks about the victim's data, three duplicate ACKs of them.
+	f.Add(uint8(48), []byte{0x10, 0, 0, 0, 0x80, 0x20, 0, 0, 0x44, 2, 3, 0x10, 0, 0, 0, 0x80, 0x20, 0, 0, 0x44, 5, 3, 0x10, 0, 0, 0, 0x80, 0x20, 0, 0, 0x84, 8, 3})
 	f.Fuzz(func(t *testing.T, state uint8, script []byte) {
 		watchdog := time.AfterFunc(5*time.Second, func() { panic("FuzzTCB: an input ran for 5 s") })
 		defer watchdog.Stop()
@@ -120,6 +135,16 @@ func FuzzTCB(f *testing.F) {
 			victim, other = p.a, p.b
 		}
 		var out Segment
+		if state&32 != 0 {
+			// Data in flight that the peer never got: what the ACKs and
+			// SACK blocks below acknowledge, and loss recovery repairs.
+			victim.Write(make([]byte, 6000), p.now)
+			for i := 0; victim.Output(p.now, &out, p.buf); i++ {
+				if i > 10000 {
+					t.Fatal("Output does not stop")
+				}
+			}
+		}
 		for steps := 0; len(script) >= 11 && steps < 32; steps++ {
 			f, seqOff, ackOff := Flags(script[0]), int32(uint32(script[1])<<24|uint32(script[2])<<16)>>16, int32(uint32(script[3])<<8|uint32(script[4]))-128
 			wnd := uint16(script[5])<<8 | uint16(script[6])
@@ -131,6 +156,15 @@ func FuzzTCB(f *testing.F) {
 			if script[8]&2 != 0 {
 				opts.NumSACK = 1
 				opts.SACK[0] = SACKBlock{victim.RCV.NXT.Add(uint32(script[9])), victim.RCV.NXT.Add(uint32(script[9]) + uint32(script[10]))}
+			}
+			if script[8]&4 != 0 {
+				// Blocks about the victim's own data, as its scoreboard
+				// reads them: around SND.UNA, in units of 16 octets.
+				opts.NumSACK = 1 + int(script[8]>>6)
+				for i := 0; i < opts.NumSACK; i++ {
+					l := victim.SND.UNA.Add(uint32(int32(int8(script[9]+byte(i)*37)) * 16))
+					opts.SACK[i] = SACKBlock{l, l.Add(uint32(script[10]+byte(i)*11) * 16)}
+				}
 			}
 			script = script[11:]
 			payload := script[:min(n, len(script))]

@@ -79,6 +79,7 @@ type TCB struct {
 	dupAcks    int
 
 	rtt          RTTEstimator
+	rtoBackedOff bool // a data timeout backed the RTO off; no sample since
 	rttTiming    bool
 	rttSeq       Seq
 	rttSentAt    time.Time
@@ -402,7 +403,7 @@ func (t *TCB) Deadline() time.Time {
 	if t.cfg.UserTimeout > 0 && t.flight() > 0 && t.State != Closed {
 		user = t.progressAt.Add(t.cfg.UserTimeout)
 	}
-	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user, t.rec.tlpAt, t.recoveryDeadline()} {
+	for _, x := range [...]time.Time{t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At, user, t.rec.tlpAt, t.recoveryDeadline(), t.rec.reoAt} {
 		if !x.IsZero() && (d.IsZero() || x.Before(d)) {
 			d = x
 		}
@@ -436,7 +437,7 @@ func (t *TCB) Info() Info {
 		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters,
 	}
 	if t.cc != nil {
-		i.Cwnd, i.Ssthresh = t.cc.Cwnd(), t.cc.Ssthresh()
+		i.Cwnd, i.Ssthresh = t.cwnd(), t.cc.Ssthresh()
 	}
 	return i
 }

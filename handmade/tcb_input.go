@@ -316,14 +316,8 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 	}
 	ackOld := seg.ACK.LessThan(t.SND.UNA) // "a duplicate ... can be ignored"
 	wndBefore := t.SND.WND
-	if t.SND.UNA.LessThan(seg.ACK) {
-		t.newlyAcked(seg, now)
-	} else if seg.ACK == t.SND.UNA && len(seg.Payload) == 0 && !seg.Flags.Has(FIN) && t.flight() > 0 &&
-		(uint32(seg.WND)<<t.SND.Shift == wndBefore || t.sackOn && seg.Options.NumSACK > 0) {
-		// RFC 5681 §2: a duplicate ACK. With SACK in use, an ACK carrying
-		// SACK blocks counts whatever its window (RFC 6675 §2, "DupAck"):
-		// receivers such as gVisor's move their window with every ACK.
-		t.dupAck(seg, now)
+	if !ackOld {
+		t.ackArrived(seg, now, wndBefore)
 	}
 	// RFC 9293 §3.10.7.4 fifth check: "If SND.UNA =< SEG.ACK =< SND.NXT,
 	// the send window should be updated" if the segment is newer (SND.WL1
@@ -370,8 +364,9 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 }
 
 // newlyAcked handles SND.UNA < SEG.ACK =< SND.NXT: drop acknowledged data,
-// sample the RTT, run congestion control and the retransmission timer.
-func (t *TCB) newlyAcked(seg *Segment, now time.Time) {
+// sample the RTT, run the retransmission timer; it returns the octets
+// acknowledged.
+func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 	acked := int(seg.ACK.Sub(t.SND.UNA))
 	data := acked
 	if t.finSent && seg.ACK == t.SND.NXT {
@@ -384,64 +379,37 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) {
 	}
 	t.progressAt = now
 	t.retries = 0
-	t.dupAcks = 0
-	if t.rttTiming && t.rttSeq.LessThan(seg.ACK) {
-		// RFC 6298 §2: a sample from a segment sent once (Karn's rule).
-		t.rttTiming = false
-		t.rtt.Sample(now.Sub(t.rttSentAt))
-	}
 	switch {
-	case t.inRecovery && t.recover.LessEq(seg.ACK):
-		// RFC 6582 §3.2 step 6 (full acknowledgement): leave recovery.
-		t.inRecovery = false
-		t.cc.OnRecoveryExit(t.sndMSS)
-	case t.inRecovery:
-		// RFC 6582 §3.2 step 5 (partial acknowledgement): resend the next
-		// unacknowledged segment.
-		t.cc.OnPartialAck(acked, t.sndMSS)
-		t.retxOne, t.rec.retxFrom = true, t.SND.UNA
-	default:
-		t.cc.OnAck(acked, t.sndMSS)
+	case t.rttTiming && t.rttSeq.LessThan(seg.ACK):
+		// RFC 6298 §2: a sample from a segment sent once (Karn's rule).
+		t.rttTiming, t.rtoBackedOff = false, false
+		t.rtt.Sample(now.Sub(t.rttSentAt))
+	case t.rtoBackedOff && t.tsOn && seg.Options.HasTimestamps:
+		// After a timeout Karn's rule leaves no segment timed until the
+		// go-back is over and new data goes out, and the RTO stays backed
+		// off (RFC 6298 §5.5) however well the retransmissions fare; a
+		// loss or two more double it again. RFC 6298 §3: "The only case
+		// when TCP can safely take RTT samples from retransmitted segments
+		// is when the TCP timestamp option [JBB92] is employed"; RFC 7323
+		// §4.1, RTTM: "A TSecr value received in a segment MAY be used to
+		// update the averaged RTT measurement only if the segment
+		// advances the left edge of the send window".
+		if d := int32(t.tsNow(now) - seg.Options.TSEcr); d >= 0 {
+			t.rtoBackedOff = false
+			t.rtt.Sample(time.Duration(d) * (time.Second / tsHz))
+		}
 	}
 	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
-	// acknowledged, otherwise restart it.
+	// acknowledged, otherwise restart it. During NewReno's fast recovery
+	// this is RFC 6582 §4's "Slow-but-Steady" variant: the timer restarts
+	// on every partial ACK, as RFC 6298 asks, not the first only.
 	if t.SND.UNA == t.SND.NXT {
 		t.rtoAt = time.Time{}
 	} else {
 		t.rtoAt = now.Add(t.rtt.RTO)
 	}
-	t.rec.limitedTx = 0
 	t.armTLP(now) // RFC 8985 §7.2: re-arm on an ACK that leaves data in flight
-}
-
-// dupAck counts duplicate ACKs and enters fast retransmit on the third
-// (RFC 5681 §3.2, with the NewReno guard of RFC 6582 §3.2 step 2).
-func (t *TCB) dupAck(seg *Segment, now time.Time) {
-	t.Counters.DupAcksReceived++
-	t.dupAcks++
-	switch {
-	case t.inRecovery:
-		t.cc.OnDupAck(t.sndMSS)
-		if t.retransmissionLost(seg, now) {
-			t.Counters.LostRetransmissions++
-			t.rec.retxAt = time.Time{}
-			t.retxOne, t.rec.retxFrom = true, t.SND.UNA
-		}
-	case t.dupAcks < t.dupThresh():
-		// RFC 3042 §2: Limited Transmit, one new segment for each of the
-		// first two duplicate ACKs.
-		t.rec.limitedTx = min(t.dupAcks, 2)
-	case t.dupAcks == t.dupThresh() && t.recover.LessEq(t.SND.UNA):
-		// RFC 6582 §3.2 step 2 enters fast retransmit only when the ACK
-		// covers more than "recover", the highest sequence number sent;
-		// we keep recover as SND.NXT, one past it, hence =<.
-		t.rec.limitedTx, t.rec.tlpAt = 0, time.Time{}
-		t.Counters.FastRetransmits++
-		t.cc.OnFastRetransmit(t.flight(), t.sndMSS)
-		t.inRecovery, t.recover = true, t.SND.NXT
-		t.retxOne, t.rec.retxFrom = true, t.SND.UNA
-		t.rttTiming = false
-	}
+	return acked
 }
 
 // processText is the seventh and eighth checks of RFC 9293 §3.10.7.4.

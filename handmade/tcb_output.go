@@ -186,13 +186,11 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 		t.count(seg)
 		return true
 	}
-	from, n, fin, retransmit, ok := t.pickRetransmit()
+	from, n, fin, kind, ok := t.pickSegment(now)
 	if !ok {
-		if from, n, fin, ok = t.pickNew(now); !ok {
-			return false
-		}
-		retransmit = false
+		return false
 	}
+	retransmit := kind != segNew
 	seg.SEQ = from
 	end := t.dataEnd()
 	if n > 0 {
@@ -212,10 +210,7 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 	}
 	if retransmit {
 		t.Counters.Retransmissions++
-		if from == t.SND.UNA && t.inRecovery {
-			t.rec.retxAt, t.rec.retxSeq, t.rec.retxHigh = now, from, t.SND.NXT
-		}
-		if t.retxNext.LessThan(nxt) && t.retxNext.LessThan(t.SND.NXT) {
+		if kind == segGoBack {
 			t.retxNext = nxt
 		}
 		// Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
@@ -223,7 +218,10 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 			t.rttTiming = false
 		}
 	} else {
-		t.SND.NXT, t.retxNext = nxt, nxt
+		t.SND.NXT = nxt
+		if !t.retxNext.LessThan(from) {
+			t.retxNext = nxt
+		}
 		if fin {
 			t.finSent = true
 		}
@@ -231,6 +229,7 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 			t.rttTiming, t.rttSeq, t.rttSentAt = true, from, now
 		}
 	}
+	t.sent(kind, from, nxt, now)
 	t.persistAt = time.Time{}
 	if t.rtoAt.IsZero() {
 		// RFC 6298 §5.1: start the timer when data is sent and it is off.
@@ -243,57 +242,100 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 	return true
 }
 
-// pickRetransmit chooses a retransmission: the first unacknowledged
-// segment after three duplicate ACKs or a partial ACK (retxOne), or the
-// next segment of a go-back after a timeout, as the congestion window
-// allows (RFC 5681 §3.1: cwnd is one segment after a timeout).
-func (t *TCB) pickRetransmit() (from Seq, n int, fin, retransmit, ok bool) {
-	end := t.dataEnd()
-	switch {
-	case t.retxOne:
+// pickSegment chooses the next data segment, in this order: a one-shot
+// retransmission (fast retransmit, a NewReno partial ACK's, a loss
+// probe's); during SACK-based recovery whatever RFC 6675's NextSeg ()
+// returns; the go-back retransmission after a timeout, as the congestion
+// window allows (RFC 5681 §3.1: cwnd is one segment after a timeout); new
+// data.
+func (t *TCB) pickSegment(now time.Time) (from Seq, n int, fin bool, kind segKind, ok bool) {
+	una, nxt := t.SND.UNA, t.SND.NXT
+	if t.retxOne {
 		t.retxOne = false
 		from = t.rec.retxFrom
-		if from.LessThan(t.SND.UNA) || !from.LessThan(t.SND.NXT) {
-			from = t.SND.UNA
+		if from.LessThan(una) || !from.LessThan(nxt) {
+			from = una
 		}
-	case t.retxNext.LessThan(t.SND.NXT):
-		from = t.retxNext
-		if int(from.Sub(t.SND.UNA)) >= t.cc.Cwnd() {
-			return from, 0, false, true, false
+		limit := nxt
+		if t.sackOn {
+			// Not what the receiver has SACKed (RFC 6675 §4 NextSeg ()
+			// retransmits unSACKed octets only).
+			from, limit, ok = t.rec.sb.hole(from, nxt)
+		} else {
+			ok = from.LessThan(nxt)
 		}
-	default:
-		return
+		if ok {
+			if n, fin = t.segmentFrom(from, limit); n > 0 || fin {
+				return from, n, fin, segOne, true
+			}
+		}
 	}
-	if from.LessThan(end) {
-		n = min(t.sndMSS, int(end.Sub(from)), int(t.SND.NXT.Sub(from)))
+	if t.inRecovery && t.sackOn {
+		return t.nextSeg(now)
 	}
-	fin = t.finSent && from.Add(uint32(n)) == end
-	if n == 0 && !fin {
-		t.retxNext = t.SND.NXT
-		return from, 0, false, false, false
+	if t.retxNext.LessThan(nxt) {
+		// The go-back after a timeout skips what the receiver SACKed
+		// since: RFC 6675 §5.1 expunges the scoreboard at the timeout,
+		// and "Update () SHOULD continue to be used appropriately upon
+		// receipt of ACKs". What it sent again and is neither SACKed nor
+		// found lost is in flight, held to cwnd.
+		inFlight := span(una, t.retxNext) - t.rec.sb.sackedBelow(t.retxNext) - t.relostPending()
+		if inFlight < t.cwnd() {
+			if from, n, fin, ok := t.nextRelost(); ok {
+				return from, n, fin, segRelost, true
+			}
+		}
+		from, limit, more := t.rec.sb.hole(t.retxNext, nxt)
+		if more && inFlight < t.cwnd() {
+			if n, fin = t.segmentFrom(from, limit); n > 0 || fin {
+				return from, n, fin, segGoBack, true
+			}
+		}
+		if more {
+			t.retxNext = from
+		} else {
+			t.retxNext = nxt
+		}
 	}
-	return from, n, fin, true, true
+	from, n, fin, ok = t.pickNew(now, t.sendRoom())
+	return from, n, fin, segNew, ok
 }
 
-// pickNew chooses new data from SND.NXT within the usable window
-// min(SND.WND, cwnd) (RFC 9293 §3.8.6, RFC 5681 §3.1), and the FIN once all
-// data is sent.
-func (t *TCB) pickNew(now time.Time) (from Seq, n int, fin, ok bool) {
+// sendRoom is how many octets of new data the congestion window lets go
+// out now (the receive window is pickNew's to apply).
+func (t *TCB) sendRoom() int {
+	switch {
+	case t.rec.tlpNew:
+		// A loss probe (RFC 8985 §7.3) sends one segment regardless of
+		// cwnd.
+		t.rec.tlpNew = false
+		return t.sndMSS
+	case t.pipeRules():
+		// RFC 6675 §5 (3.3): "If (cwnd - pipe) >= 1 SMSS ... transmit up
+		// to 1 SMSS of data starting with the octet HighData+1".
+		if t.cwnd()-t.rec.pipe >= t.sndMSS {
+			return t.sndMSS
+		}
+		return 0
+	}
+	// RFC 5681 §3.1 and, during NewReno's fast recovery, the inflated
+	// window of §3.2 steps 3 to 5; Limited Transmit (RFC 3042 §2) lets
+	// each of the first two duplicate ACKs send one new segment beyond
+	// cwnd.
+	return t.cwnd() + t.rec.limitedTx*t.sndMSS - t.flight()
+}
+
+// pickNew chooses new data from SND.NXT: at most room octets as the
+// congestion window allows, within the usable window SND.UNA+SND.WND
+// (RFC 9293 §3.8.6), and the FIN once all data is sent.
+func (t *TCB) pickNew(now time.Time, room int) (from Seq, n int, fin, ok bool) {
 	from = t.SND.NXT
 	end := t.dataEnd()
 	avail := 0
 	if from.LessThan(end) {
 		avail = int(end.Sub(from))
 	}
-	// Limited Transmit (RFC 3042 §2) lets each of the first two duplicate
-	// ACKs send one new segment beyond cwnd; a loss probe (RFC 8985 §7.3)
-	// sends one regardless of cwnd.
-	cwnd := t.cc.Cwnd() + t.rec.limitedTx*t.sndMSS
-	if t.rec.tlpNew {
-		t.rec.tlpNew = false
-		cwnd = t.flight() + t.sndMSS
-	}
-	usable := int(min(t.SND.WND, uint32(cwnd))) - t.flight()
+	usable := min(int(t.SND.WND)-t.flight(), room)
 	n = max(min(avail, t.sndMSS, usable), 0)
 	fin = t.finQueued && !t.finSent && from.Add(uint32(n)) == end
 	switch {

@@ -55,9 +55,10 @@ func (t *TCB) OnTimer(now time.Time) {
 		t.onTLP(now)
 	}
 	if due(t.recoveryDeadline()) {
-		t.Counters.LostRetransmissions++
-		t.rec.retxAt = time.Time{}
-		t.retxOne, t.rec.retxFrom = true, t.SND.UNA
+		t.onRecoveryTimer(now)
+	}
+	if due(t.rec.reoAt) {
+		t.onReorderTimer(now)
 	}
 	if due(t.delackAt) {
 		t.ackNow = true
@@ -109,9 +110,27 @@ func (t *TCB) onRTO(now time.Time) {
 	if t.flight() == 0 {
 		return
 	}
+	t.rtoBackedOff = true
 	t.cc.OnTimeout(t.flight(), t.sndMSS)
-	t.inRecovery, t.dupAcks = false, 0
+	// RFC 6582 §3.2 step 4: "After a retransmit timeout, record the
+	// highest sequence number transmitted in the variable recover, and
+	// exit the fast recovery procedure if applicable." RFC 6675 §5.1: "If
+	// an RTO occurs during loss recovery ... RecoveryPoint MUST be set to
+	// HighData ... and the loss recovery algorithm outlined in this
+	// document MUST be terminated."
+	t.endRecovery()
 	t.recover = t.SND.NXT
+	t.dupAcks, t.rec.limitedTx, t.rec.ltOctets, t.retxOne = 0, 0, 0, false
+	// RFC 6675 §5.1: "[RFC2018] suggests that a TCP sender SHOULD expunge
+	// the SACK information gathered from a receiver upon a retransmission
+	// timeout (RTO) 'since the timeout might indicate that the data
+	// receiver has reneged.' Additionally, a TCP sender MUST 'ignore prior
+	// SACK information in determining which data to retransmit.'" What
+	// the receiver SACKs from now on is used (pickSegment's go-back).
+	t.rec.sb.reset()
+	t.rec.reoAt = time.Time{}
+	// RFC 6298 §5.4: retransmit the earliest unacknowledged segment, and
+	// on from there as the window opens (RFC 5681 §3.1: cwnd = LW).
 	t.retxNext = t.SND.UNA
 	t.rtoAt = now.Add(t.rtt.RTO) // RFC 6298 §5.6
 }

@@ -261,7 +261,7 @@ func TestEstablished_NoDelay(t *testing.T) {
 // retransmission timer to expire." Duplicate: no data, same window, ACK =
 // SND.UNA, data outstanding (§2).
 func TestEstablished_FastRetransmit(t *testing.T) {
-	h := establishedMSS(t, exactCfg(), 1000) // SMSS 1000, IW 4000 (§3.1)
+	h := establishedMSS(t, exactCfg(), 1000) // SMSS 1000, IW 10000 (RFC 6928 §2)
 	h.Write(bytesOf(4000, 0), h.now)
 	for i := uint32(0); i < 4; i++ {
 		f := ACK
@@ -428,4 +428,37 @@ func TestEstablished_SACKHeldDataAndFIN(t *testing.T) {
 	send(t, h, sg{SEQ: r, ACK: h.snd, Flags: ACK, Len: 10})
 	expect(t, h, sg{SEQ: h.snd, ACK: r.Add(21), Flags: ACK})
 	wantState(t, h, CloseWait)
+}
+
+// RFC 6298 §3: Karn's rule forbids samples from retransmitted segments,
+// "The only case when TCP can safely take RTT samples from retransmitted
+// segments is when the TCP timestamp option [JBB92] is employed"; RFC
+// 7323 §4.1 (RTTM): a TSecr "MAY be used to update the averaged RTT
+// measurement only if the segment advances the left edge of the send
+// window". The ACK of a retransmission after a timeout restores the
+// backed-off RTO (§5.5) from its TSecr: R = 50 ms, SRTT = 100 + (50 -
+// 100)/8, RTTVAR = 50 + (|100 - 50| - 50)/4 (§2.3).
+func TestEstablished_RTO_TimestampSampleAfterTimeout(t *testing.T) {
+	for _, ts := range []bool{true, false} {
+		cfg := tsCfg()
+		cfg.DisableTimestamps = !ts
+		h := established(t, cfg)
+		h.Write(bytesOf(300, 0), h.now)
+		expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK | PSH, Len: 300})
+		h.tick(rtoAfterHS)
+		expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK | PSH, Len: 300})
+		if h.rtt.RTO != 2*rtoAfterHS {
+			t.Fatalf("RTO %v after the timeout, want %v", h.rtt.RTO, 2*rtoAfterHS)
+		}
+		h.now = h.now.Add(50 * time.Millisecond)
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd.Add(300), Flags: ACK})
+		want := 2 * rtoAfterHS // no sample without timestamps
+		if ts {
+			srtt := 100*time.Millisecond - 50*time.Millisecond/8
+			want = srtt + 4*50*time.Millisecond
+		}
+		if h.rtt.RTO != want {
+			t.Fatalf("timestamps %v: RTO %v after the ACK, want %v", ts, h.rtt.RTO, want)
+		}
+	}
 }

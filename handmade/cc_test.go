@@ -1,0 +1,68 @@
+package handmade
+
+import "testing"
+
+// The congestion window's response to ACKs, loss and timeout, held to
+// RFC 5681's equations.
+
+// RFC 5681 §3.1: in congestion avoidance "cwnd MUST NOT be increased by
+// more than SMSS bytes per RTT", and the RECOMMENDED byte counting
+// increments it by SMSS once cwnd octets have been acknowledged: one
+// segment per window of data, however the receiver spreads its ACKs over
+// it. A window ACKed segment by segment, every other segment (delayed
+// ACKs) or five segments at a time (gVisor's batches) grows alike.
+func TestNewReno_CongestionAvoidance_ByteCounting(t *testing.T) {
+	const mss = 1000
+	for _, perACK := range []int{1, 2, 5} {
+		r := &newReno{cwnd: 10 * mss, ssthresh: 5 * mss}
+		for round := 1; round <= 3; round++ {
+			before := r.cwnd
+			for acked := 0; acked < before; acked += perACK * mss {
+				r.OnAck(perACK*mss, mss)
+			}
+			if r.cwnd != before+mss {
+				t.Fatalf("%d segments per ACK, round %d: cwnd %d after a window of %d, want %d", perACK, round, r.cwnd, before, before+mss)
+			}
+		}
+	}
+}
+
+// RFC 5681 §3.1: slow start while cwnd < ssthresh, then congestion
+// avoidance. Deviation (cc.go, OnAck): every acknowledged octet grows cwnd
+// in slow start, as Linux and gVisor count every acknowledged segment, not
+// min(N, SMSS) per ACK (equation (2); L = 2*SMSS with RFC 3465 §2.2): an ACK
+// of five segments grows it by five; growth stops at ssthresh and the
+// rest counts towards congestion avoidance.
+func TestNewReno_SlowStart(t *testing.T) {
+	const mss = 1000
+	r := &newReno{cwnd: 3 * mss, ssthresh: 10 * mss}
+	r.OnAck(500, mss)
+	r.OnAck(5*mss, mss)
+	if r.cwnd != 8500 {
+		t.Fatalf("cwnd %d, want 8500", r.cwnd)
+	}
+	// 1500 reach ssthresh, 1500 go to congestion avoidance's count.
+	r.OnAck(3*mss, mss)
+	if r.cwnd != 10*mss || r.bytesAcked != 1500 {
+		t.Fatalf("cwnd %d bytesAcked %d, want ssthresh and 1500", r.cwnd, r.bytesAcked)
+	}
+	r.OnAck(mss, mss)
+	if r.cwnd != 10*mss {
+		t.Fatalf("cwnd %d grew by an ACK of one segment in congestion avoidance", r.cwnd)
+	}
+	r.OnAck(7500, mss) // 10000 counted: one SMSS
+	if r.cwnd != 11*mss {
+		t.Fatalf("cwnd %d, want %d", r.cwnd, 11*mss)
+	}
+}
+
+// RFC 6928 §2: "IW = min (10*MSS, max (2*MSS, 14600))"; RFC 5681 §3.1:
+// "The initial value of ssthresh SHOULD be set arbitrarily high".
+func TestNewReno_InitialWindow(t *testing.T) {
+	for _, tc := range []struct{ mss, iw int }{{536, 5360}, {1000, 10000}, {1460, 14600}, {1448, 14480}, {4000, 14600}, {8960, 17920}} {
+		r := newNewReno(tc.mss)
+		if r.Cwnd() != tc.iw || r.Ssthresh() < 1<<20 {
+			t.Errorf("SMSS %d: cwnd %d ssthresh %d, want IW %d and ssthresh arbitrarily high", tc.mss, r.Cwnd(), r.Ssthresh(), tc.iw)
+		}
+	}
+}
