@@ -281,6 +281,9 @@ func (t *TCB) pickSegment(now time.Time) (from Seq, n int, fin bool, kind segKin
 		// found lost is in flight, held to cwnd.
 		inFlight := span(una, t.retxNext) - t.rec.sb.sackedBelow(t.retxNext) - t.relostPending()
 		if inFlight < t.cwnd() {
+			// Deviation (as in nextSeg): a go-back retransmission found
+			// lost (a later one was SACKed) goes again now, not at the
+			// next, backed-off, timeout.
 			if from, n, fin, ok := t.nextRelost(); ok {
 				return from, n, fin, segRelost, true
 			}
