@@ -77,8 +77,14 @@ func (p *tcbPair) check(t *testing.T, who string, x *TCB) {
 		}
 		prev = r.Right
 	}
-	if x.rec.pipe < 0 || x.rec.pipe > int(x.SND.NXT.Sub(x.SND.UNA))*2 {
-		t.Fatalf("%s: pipe %d with %d octets outstanding", who, x.rec.pipe, x.SND.NXT.Sub(x.SND.UNA))
+	// RFC 6675 §4 SetPipe () counts each unSACKed octet at most twice
+	// (not lost, and retransmitted); outside recovery and step 3 pipe
+	// does not exist.
+	if unSACKed := x.flight() - x.rec.sb.sackedBelow(x.SND.NXT); x.rec.pipe < 0 || x.rec.pipe > 2*unSACKed {
+		t.Fatalf("%s: pipe %d with %d octets outstanding, %d of them unSACKed", who, x.rec.pipe, x.flight(), unSACKed)
+	}
+	if !x.pipeRules() && x.rec.pipe != 0 {
+		t.Fatalf("%s: pipe %d while FlightSize governs sending (DupAcks %d, recovery %v)", who, x.rec.pipe, x.dupAcks, x.inRecovery)
 	}
 	if x.cc != nil && x.cwnd() < x.sndMSS {
 		t.Fatalf("%s: window %d below one segment", who, x.cwnd())

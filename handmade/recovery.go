@@ -20,7 +20,9 @@ type recovery struct {
 	// pipe is RFC 6675's estimate of the octets in the network: SetPipe()
 	// on each ACK while it governs sending (in recovery, or between the
 	// first duplicate ACK and recovery), plus what Output sent since (step
-	// C.4).
+	// C.4). It exists only then (pipeRules): 0 otherwise, since nothing
+	// keeps it in step with SND.UNA and SND.NXT once FlightSize governs
+	// again.
 	pipe int
 	// inflate is NewReno's window inflation (RFC 5681 §3.2 steps 3 and 4,
 	// RFC 6582 §3.2 step 3): the octets by which fast recovery's window
@@ -148,7 +150,7 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 	if acked > 0 {
 		// RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment,
 		// the TCP MUST reset DupAcks to zero."
-		t.dupAcks, t.rec.limitedTx, t.rec.ltOctets = 0, 0, 0
+		t.resetDupAcks()
 	}
 	if dup {
 		t.Counters.DupAcksReceived++
@@ -206,6 +208,20 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 		if dup {
 			t.duplicateACK(now)
 		}
+	}
+}
+
+// resetDupAcks sets DupAcks to zero, on a cumulative ACK (RFC 6675 §5)
+// or a timeout (which expunges the SACK information they counted, RFC
+// 6675 §5.1), and with it ends what the duplicate ACKs started outside
+// recovery: Limited Transmit, and pipe governing sending (§5 step 3).
+// pipe is 0 until SetPipe () runs again, on the next duplicate ACK or
+// entry into recovery; left as it was, it would go on counting octets
+// acknowledged since.
+func (t *TCB) resetDupAcks() {
+	t.dupAcks, t.rec.limitedTx, t.rec.ltOctets = 0, 0, 0
+	if !t.inRecovery {
+		t.rec.pipe = 0
 	}
 }
 
@@ -305,6 +321,10 @@ func (t *TCB) enterRecovery(now time.Time) {
 // §3.2 step 3) or on a timeout (RFC 6675 §5.1, RFC 6582 §3.2 step 4).
 func (t *TCB) endRecovery() {
 	t.inRecovery = false
+	// RFC 6675 §5 (A) and §5.1: recovery, and pipe governing sending,
+	// are over; a duplicate ACK arriving with the end runs SetPipe ()
+	// again (§5 step 3).
+	t.rec.pipe = 0
 	t.rec.reoAt = time.Time{}
 	t.rec.inflate = 0
 	t.rec.rtx, t.rec.relost = t.rec.rtx[:0], t.rec.relost[:0]

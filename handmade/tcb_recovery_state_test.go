@@ -426,3 +426,47 @@ func TestEstablished_SACKRecovery_LossAtRecoveryPoint(t *testing.T) {
 	wantWindow(t, h, 2000, 2000, 1000) // FlightSize 4000 (10-13); pipe: the retransmission of 10
 	expectSegs(t, h, 10)
 }
+
+// RFC 6675's pipe exists while it decides what may be sent: on duplicate
+// ACKs before recovery ("(3.2) Run SetPipe ()", §5 step 3) and in
+// recovery (B.2, C.4). A cumulative ACK ends step 3 ("the TCP MUST reset
+// DupAcks to zero", §5) and an RTO ends recovery (§5.1), after which the
+// sender goes by FlightSize (RFC 5681 §3.1) and pipe stays 0 until a
+// duplicate ACK runs SetPipe () again. FuzzTCB's crasher b99473e48cf536f9
+// is this exchange: SetPipe counted 4256 octets on a duplicate ACK, an RTO
+// expunged the scoreboard, an ACK left 576 octets outstanding, and the
+// 4256 outlived both.
+func TestEstablished_SACKRecovery_PipeEndsWithDupAcks(t *testing.T) {
+	h := recoveryHarness(t, sackCfg(), 10000)
+	expectSegs(t, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	// 0 lost, 1 SACKed: (3.1) HighRxt = HighACK, (3.2) SetPipe: 0 and
+	// 2-9 are in the network. No data is left for (3.3).
+	sackACK(t, h, 0, [2]int{1, 2})
+	wantWindow(t, h, 10000, 1<<30, 9000)
+	expectNothing(t, h)
+	// RFC 6298 §5.4: the timeout retransmits segment 0; RFC 6675 §5.1
+	// expunges the scoreboard; DupAcks is 0, pipe no longer decides.
+	h.tick(rtoAfterHS)
+	wantWindow(t, h, 1000, 5000, 0)
+	expectSegs(t, h, 0)
+	// The receiver had 1-8: a cumulative ACK leaving 9 (1000 octets)
+	// outstanding. Nothing to SACK, so no duplicate ACK and no SetPipe.
+	sackACK(t, h, 9)
+	if h.pipeRules() || h.dupAcks != 0 {
+		t.Fatalf("pipe rules %v with DupAcks %d after a cumulative ACK", h.pipeRules(), h.dupAcks)
+	}
+	// It delivered 9000 octets: slow start to ssthresh, and the other
+	// 5000 are a cwnd's worth of congestion avoidance, one SMSS more
+	// (RFC 5681 §3.1).
+	wantWindow(t, h, 6000, 5000, 0)
+	// The go-back goes on with 9, outstanding at the timeout (RFC 6298
+	// §5.4, RFC 5681 §3.1); new data goes by FlightSize: five segments
+	// more fill cwnd.
+	h.Write(bytesOf(5000, 0), h.now)
+	expectSegs(t, h, 9, 10, 11, 12, 13, 14)
+	// A duplicate ACK (11 SACKed) starts step 3 again: SetPipe () counts
+	// 9, 10 and 12-14.
+	sackACK(t, h, 9, [2]int{11, 12})
+	wantWindow(t, h, 6000, 5000, 5000)
+	expectNothing(t, h)
+}

@@ -120,7 +120,8 @@ func (t *TCB) onRTO(now time.Time) {
 	// document MUST be terminated."
 	t.endRecovery()
 	t.recover = t.SND.NXT
-	t.dupAcks, t.rec.limitedTx, t.rec.ltOctets, t.retxOne = 0, 0, 0, false
+	t.resetDupAcks()
+	t.retxOne = false
 	// RFC 6675 §5.1: "[RFC2018] suggests that a TCP sender SHOULD expunge
 	// the SACK information gathered from a receiver upon a retransmission
 	// timeout (RTO) 'since the timeout might indicate that the data
