@@ -27,5 +27,14 @@ type Link interface {
 	Close() error
 }
 
+// Buffered is a Link that can tell whether ReadPacket would return at
+// once. A stack uses it to take a burst of packets as a whole: one ACK
+// for the burst rather than one for every second segment of it.
+type Buffered interface {
+	// Buffered is how many packets ReadPacket would return now without
+	// blocking: a lower bound, 0 when it cannot tell.
+	Buffered() int
+}
+
 // ErrTruncated reports a packet that did not fit the reader's buffer.
 var ErrTruncated = errors.New("wire: packet truncated: read buffer shorter than the packet")

@@ -74,7 +74,10 @@ type End struct {
 	in  *direction // the direction this end reads from
 }
 
-var _ Link = (*End)(nil)
+var (
+	_ Link     = (*End)(nil)
+	_ Buffered = (*End)(nil)
+)
 
 type pipe struct {
 	mtu       int
@@ -158,6 +161,16 @@ func (e *End) ReadPacket(ctx context.Context, b []byte) (int, error) {
 		return e.in.readClean(ctx, b)
 	}
 	return e.in.readImpaired(ctx, b)
+}
+
+// Buffered implements Buffered: the packets of this end's direction
+// that are due (written, and past their delay), not counting a reordered
+// packet still held back.
+func (e *End) Buffered() int {
+	if e.in.clean {
+		return len(e.in.ch)
+	}
+	return e.in.due(time.Now())
 }
 
 type packet struct{ b []byte }
@@ -431,6 +444,17 @@ func (d *direction) releaseHeldIfDue(now time.Time) {
 	if d.held != nil && !now.Before(d.heldBy) {
 		d.flushHeld(d.heldBy)
 	}
+}
+
+// due is the number of queued packets whose delivery time has come.
+func (d *direction) due(now time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for n < len(d.q) && !d.q[n].at.After(now) { // delivery times never decrease
+		n++
+	}
+	return n
 }
 
 func (d *direction) readImpaired(ctx context.Context, b []byte) (int, error) {

@@ -81,6 +81,44 @@ func TestPipeClean(t *testing.T) {
 	}
 }
 
+// Buffered counts what ReadPacket would return at once: on a clean wire
+// every queued packet, on an impaired one those past their delay.
+func TestPipeBuffered(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		im    Impairment
+		after int // Buffered after three writes
+	}{
+		{"clean", Impairment{}, 3},
+		{"impaired, due", Impairment{Dup: 1e-12}, 3},
+		{"impaired, delayed", Impairment{Delay: time.Hour}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := Pipe(PipeConfig{Seed: 1, AtoB: c.im})
+			defer a.Close()
+			if n := b.Buffered(); n != 0 {
+				t.Fatalf("Buffered %d on an empty wire", n)
+			}
+			for i := range 3 {
+				write(t, a, tcpPacket(uint32(i), 10))
+			}
+			if n := b.Buffered(); n != c.after {
+				t.Fatalf("Buffered %d after three writes, want %d", n, c.after)
+			}
+			if a.Buffered() != 0 {
+				t.Fatal("the writing end counts its own packets")
+			}
+			if c.after == 0 {
+				return
+			}
+			readOne(t, b)
+			if n := b.Buffered(); n != c.after-1 {
+				t.Fatalf("Buffered %d after a read, want %d", n, c.after-1)
+			}
+		})
+	}
+}
+
 func TestPipeSizes(t *testing.T) {
 	for _, im := range []Impairment{{}, {Loss: 0.5}} {
 		a, b := Pipe(PipeConfig{MTU: 100, AtoB: im})

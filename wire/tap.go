@@ -27,7 +27,10 @@ type Tap struct {
 	err     error
 }
 
-var _ Link = (*Tap)(nil)
+var (
+	_ Link     = (*Tap)(nil)
+	_ Buffered = (*Tap)(nil)
+)
 
 // NewTap writes a pcap file header to w and returns a Tap around l.
 func NewTap(l Link, w io.Writer) (*Tap, error) {
@@ -74,6 +77,14 @@ func (t *Tap) WritePacket(ctx context.Context, p []byte) error {
 		t.record(p, len(p))
 	}
 	return t.l.WritePacket(ctx, p)
+}
+
+// Buffered is the underlying Link's Buffered, 0 if it has none.
+func (t *Tap) Buffered() int {
+	if b, ok := t.l.(Buffered); ok {
+		return b.Buffered()
+	}
+	return 0
 }
 
 // MTU returns the MTU of the underlying Link.
