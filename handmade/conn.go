@@ -18,6 +18,7 @@ type Conn struct {
 	l         *Listener
 	handedOut bool
 	traced    State // the state the trace last told
+	deferred  bool  // in Stack.deferred: took segments, not yet serviced
 
 	timer ClockTimer
 	armed time.Time

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -234,5 +235,135 @@ func TestStackCloseLeavesNoGoroutines(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > base {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines left over, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// burstLink is a Link whose test side queues packets for the stack in
+// bursts, all visible to Buffered at once, and takes what it writes.
+type burstLink struct {
+	mu     sync.Mutex
+	in     [][]byte
+	ready  chan struct{} // cap 1: in grew
+	out    chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+var _ wire.Buffered = (*burstLink)(nil)
+
+func newBurstLink() *burstLink {
+	return &burstLink{ready: make(chan struct{}, 1), out: make(chan []byte, 1024), closed: make(chan struct{})}
+}
+
+// push queues segments, encoded, as one burst.
+func (l *burstLink) push(segs ...Segment) {
+	var enc Encoder
+	l.mu.Lock()
+	for i := range segs {
+		l.in = append(l.in, enc.Append(nil, &segs[i]))
+	}
+	l.mu.Unlock()
+	select {
+	case l.ready <- struct{}{}:
+	default:
+	}
+}
+
+// next decodes the next segment the stack sends.
+func (l *burstLink) next(t *testing.T) Segment {
+	t.Helper()
+	select {
+	case p := <-l.out:
+		var s Segment
+		if err := Decode(p, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stack sent nothing")
+		return Segment{}
+	}
+}
+
+func (l *burstLink) ReadPacket(ctx context.Context, b []byte) (int, error) {
+	for {
+		l.mu.Lock()
+		if len(l.in) > 0 {
+			p := l.in[0]
+			l.in = l.in[1:]
+			l.mu.Unlock()
+			return copy(b, p), nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.ready:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-l.closed:
+			return 0, net.ErrClosed
+		}
+	}
+}
+
+func (l *burstLink) Buffered() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.in)
+}
+
+func (l *burstLink) WritePacket(ctx context.Context, p []byte) error {
+	select {
+	case l.out <- append([]byte(nil), p...):
+		return nil
+	case <-l.closed:
+		return net.ErrClosed
+	}
+}
+
+func (l *burstLink) MTU() int { return 1500 }
+
+func (l *burstLink) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+// Deviation (Stack.input): ten full-sized segments that the link holds
+// at once are one burst, and get one ACK, of all ten, where RFC 9293
+// §3.8.6.3 (SHLD-19) would ACK every second one. The writer keeps the
+// order of what the stack sends, so an ACK of fewer would come first.
+func TestStack_BurstOneACK(t *testing.T) {
+	l := newBurstLink()
+	t.Cleanup(func() { l.Close() })
+	s, err := NewStack(l, addrB.Addr(), Config{DisableTimestamps: true, DisableWindowScale: true, DisableSACK: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ln, err := s.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iss, mss = Seq(0xfffffff0), 1460 // the burst crosses the wrap
+	l.push(Segment{Src: addrA, Dst: addrB, SEQ: iss, Flags: SYN, WND: 65535, Options: Options{MSS: mss, HasMSS: true}})
+	synAck := l.next(t)
+	if synAck.Flags != SYN|ACK || synAck.ACK != iss.Add(1) {
+		t.Fatalf("got %v ack %d, want a SYN-ACK of %d", synAck.Flags, synAck.ACK, iss.Add(1))
+	}
+	una := synAck.SEQ.Add(1)
+	l.push(Segment{Src: addrA, Dst: addrB, SEQ: iss.Add(1), ACK: una, Flags: ACK, WND: 65535})
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var burst []Segment
+	payload := bytesOf(mss, 1)
+	for i := range 10 {
+		burst = append(burst, Segment{Src: addrA, Dst: addrB, SEQ: iss.Add(1 + uint32(i*mss)), ACK: una, Flags: ACK, WND: 65535, Payload: payload})
+	}
+	l.push(burst...)
+	want := iss.Add(1 + 10*mss)
+	if ack := l.next(t); ack.Flags != ACK || ack.ACK != want || len(ack.Payload) != 0 {
+		t.Fatalf("got %v ack %d len %d, want one ACK of the whole burst, ack %d", ack.Flags, ack.ACK, len(ack.Payload), want)
 	}
 }
