@@ -331,6 +331,7 @@ func (l *burstLink) Close() error {
 // at once are one burst, and get one ACK, of all ten, where RFC 9293
 // §3.8.6.3 (SHLD-19) would ACK every second one. The writer keeps the
 // order of what the stack sends, so an ACK of fewer would come first.
+// Out-of-order segments are not taken as a burst.
 func TestStack_BurstOneACK(t *testing.T) {
 	l := newBurstLink()
 	t.Cleanup(func() { l.Close() })
@@ -365,5 +366,86 @@ func TestStack_BurstOneACK(t *testing.T) {
 	want := iss.Add(1 + 10*mss)
 	if ack := l.next(t); ack.Flags != ACK || ack.ACK != want || len(ack.Payload) != 0 {
 		t.Fatalf("got %v ack %d len %d, want one ACK of the whole burst, ack %d", ack.Flags, ack.ACK, len(ack.Payload), want)
+	}
+	// Segment 10 is lost: 11-14 arrive as one burst, and each gets its
+	// immediate duplicate ACK (RFC 5681 §4.2), as a burst of them must
+	// reach the sender's DupThresh; 10 then fills the gap.
+	for i := range burst[:4] {
+		burst[i].SEQ = iss.Add(1 + uint32((11+i)*mss))
+	}
+	l.push(burst[:4]...)
+	for range 4 {
+		if ack := l.next(t); ack.Flags != ACK || ack.ACK != want {
+			t.Fatalf("got %v ack %d, want a duplicate ACK of %d", ack.Flags, ack.ACK, want)
+		}
+	}
+	burst[0].SEQ = want
+	l.push(burst[0])
+	if ack := l.next(t); ack.ACK != iss.Add(1+15*mss) {
+		t.Fatalf("ack %d after the gap filled, want %d", ack.ACK, iss.Add(1+15*mss))
+	}
+}
+
+// A burst of ACKs is taken one by one (Stack.input): the cumulative ACK
+// at its head clocks out new data before the duplicate ACKs behind it
+// start recovery, so FlightSize when the loss is found (RFC 5681 §3.2
+// step 2, RFC 6675 (4.2): ssthresh = cwnd = FlightSize/2) counts what it
+// sent. Taken as one burst, recovery would find 5 segments in flight
+// where there are 17 and halve to 2.
+func TestStack_ACKBurstClocksData(t *testing.T) {
+	l := newBurstLink()
+	t.Cleanup(func() { l.Close() })
+	s, err := NewStack(l, addrB.Addr(), Config{DisableTimestamps: true, DisableWindowScale: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ln, err := s.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const irs, mss = Seq(0xfffffff0), 1460
+	l.push(Segment{Src: addrA, Dst: addrB, SEQ: irs, Flags: SYN, WND: 65535, Options: Options{MSS: mss, HasMSS: true, SACKPermitted: true}})
+	synAck := l.next(t)
+	iss := synAck.SEQ
+	seg := func(i int) Seq { return iss.Add(1 + uint32(i*mss)) }
+	ack := func(n int, sack ...int) Segment {
+		s := Segment{Src: addrA, Dst: addrB, SEQ: irs.Add(1), ACK: seg(n), Flags: ACK, WND: 65535}
+		for _, to := range sack {
+			s.Options.SACK[s.Options.NumSACK] = SACKBlock{seg(6), seg(to)}
+			s.Options.NumSACK++
+		}
+		return s
+	}
+	l.push(ack(0))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(bytesOf(30*mss, 2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 { // IW (RFC 6928 §2)
+		if got := l.next(t); got.SEQ != seg(i) {
+			t.Fatalf("segment at +%d, want segment %d", got.SEQ.Sub(iss), i)
+		}
+	}
+	// 0-4 arrive, 5 is lost, 6-8 arrive: one burst of four ACKs.
+	l.push(ack(5), ack(5, 7), ack(5, 8), ack(5, 9))
+	// The ACK of 0-4 grows cwnd to 15 segments (slow start, RFC 5681
+	// §3.1) and sends 10-19; each of the first two duplicate ACKs one more
+	// (RFC 6675 §5 step 3); the third retransmits 5.
+	for i := 10; i < 22; i++ {
+		if got := l.next(t); got.SEQ != seg(i) {
+			t.Fatalf("segment at +%d, want new segment %d", got.SEQ.Sub(iss), i)
+		}
+	}
+	if got := l.next(t); got.SEQ != seg(5) {
+		t.Fatalf("segment at +%d, want the retransmission of 5", got.SEQ.Sub(iss))
+	}
+	// FlightSize 17 segments, less the 2 Limited Transmit sent.
+	if got, want := c.(*Conn).Info().Ssthresh, 15*mss/2; got != want {
+		t.Fatalf("ssthresh %d, want %d", got, want)
 	}
 }
