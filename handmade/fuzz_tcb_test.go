@@ -186,7 +186,7 @@ func FuzzTCB(f *testing.F) {
 			victim.OnTimer(p.now)
 			p.check(t, "victim", victim)
 			if d := victim.Deadline(); !d.IsZero() && victim.State == Closed {
-				t.Fatalf("a closed TCB still wants a timer at %v", d)
+				t.Fatalf("a closed TCB still wants a timer at %v\n%s", d, victim.DebugString(p.now))
 			}
 		}
 	})

@@ -385,6 +385,10 @@ func (t *TCB) enterClosed(err error) {
 	}
 	t.State = Closed
 	t.rtoAt, t.persistAt, t.delackAt, t.keepaliveAt, t.timeWaitAt, t.finWait2At = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	// And loss recovery's: the recovery deadline and the reordering timer
+	// (RFC 8985 §6.3) end with recovery, the loss probe (§7.2) here.
+	t.endRecovery()
+	t.rec.tlpAt, t.rec.tlpNew = time.Time{}, false
 	t.synPending, t.ackNow = false, false
 }
 

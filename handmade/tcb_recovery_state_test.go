@@ -470,3 +470,38 @@ func TestEstablished_SACKRecovery_PipeEndsWithDupAcks(t *testing.T) {
 	wantWindow(t, h, 6000, 5000, 5000)
 	expectNothing(t, h)
 }
+
+// RFC 9293 §3.10.7.4, second check: on an exact RST in ESTABLISHED
+// "enter the CLOSED state, delete the TCB": loss recovery's timers (the
+// loss probe, RFC 8985 §7.2; the reordering timer, §6.3; the recovery
+// deadline) go with it, as the RFC's own do (FuzzTCB crasher
+// 418e6b1d37b4e780: a loss probe still armed in CLOSED).
+func TestEstablished_RSTInRecovery_NoTimers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		acks [][2]int // SACK blocks, one ACK of segment 0 each
+	}{
+		{"probe armed", nil},
+		{"reordering timer", [][2]int{{1, 3}}},
+		{"in recovery", [][2]int{{1, 4}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := recoveryHarness(t, sackCfg(), 10000)
+			expectSegs(t, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+			for _, b := range c.acks {
+				sackACK(t, h, 0, b)
+			}
+			for h.Output(h.now, &h.out, h.buf) {
+			}
+			if h.Deadline().IsZero() {
+				t.Fatal("no timer armed with data in flight")
+			}
+			send(t, h, sg{SEQ: h.rcv, Flags: RST})
+			wantState(t, h, Closed)
+			wantErr(t, h, ErrReset)
+			if d := h.Deadline(); !d.IsZero() {
+				t.Fatalf("CLOSED, and a timer still armed in %v:\n%s", d.Sub(h.now), h.DebugString(h.now))
+			}
+		})
+	}
+}
