@@ -238,6 +238,32 @@ func TestStackCloseLeavesNoGoroutines(t *testing.T) {
 	}
 }
 
+// stillClock is a Clock that moves only when the test sets it, and whose
+// timers never fire: what a stack sends answers the segments fed to it.
+type stillClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stillClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stillClock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+func (*stillClock) AfterFunc(time.Duration, func()) ClockTimer { return stillTimer{} }
+
+type stillTimer struct{}
+
+func (stillTimer) Stop() bool                 { return false }
+func (stillTimer) Reset(d time.Duration) bool { return false }
+
 // burstLink is a Link whose test side queues packets for the stack in
 // bursts, all visible to Buffered at once, and takes what it writes.
 type burstLink struct {
@@ -335,7 +361,7 @@ func (l *burstLink) Close() error {
 func TestStack_BurstOneACK(t *testing.T) {
 	l := newBurstLink()
 	t.Cleanup(func() { l.Close() })
-	s, err := NewStack(l, addrB.Addr(), Config{DisableTimestamps: true, DisableWindowScale: true, DisableSACK: true})
+	s, err := NewStack(l, addrB.Addr(), Config{DisableTimestamps: true, DisableWindowScale: true, DisableSACK: true, Clock: &stillClock{now: time.Unix(1000, 0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +421,11 @@ func TestStack_BurstOneACK(t *testing.T) {
 func TestStack_ACKBurstClocksData(t *testing.T) {
 	l := newBurstLink()
 	t.Cleanup(func() { l.Close() })
-	s, err := NewStack(l, addrB.Addr(), Config{DisableTimestamps: true, DisableWindowScale: true})
+	// Timers never fire: no loss probe (RFC 8985 §7) goes out, and RACK's
+	// reordering window (SRTT/4 = 2.5 ms) never passes.
+	t0 := time.Unix(1000, 0)
+	clock := &stillClock{now: t0}
+	s, err := NewStack(l, addrB.Addr(), Config{DisableTimestamps: true, DisableWindowScale: true, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,6 +437,7 @@ func TestStack_ACKBurstClocksData(t *testing.T) {
 	const irs, mss = Seq(0xfffffff0), 1460
 	l.push(Segment{Src: addrA, Dst: addrB, SEQ: irs, Flags: SYN, WND: 65535, Options: Options{MSS: mss, HasMSS: true, SACKPermitted: true}})
 	synAck := l.next(t)
+	clock.set(t0.Add(10 * time.Millisecond)) // the handshake's RTT sample
 	iss := synAck.SEQ
 	seg := func(i int) Seq { return iss.Add(1 + uint32(i*mss)) }
 	ack := func(n int, sack ...int) Segment {
@@ -432,6 +463,7 @@ func TestStack_ACKBurstClocksData(t *testing.T) {
 		}
 	}
 	// 0-4 arrive, 5 is lost, 6-8 arrive: one burst of four ACKs.
+	clock.set(t0.Add(20 * time.Millisecond))
 	l.push(ack(5), ack(5, 7), ack(5, 8), ack(5, 9))
 	// The ACK of 0-4 grows cwnd to 15 segments (slow start, RFC 5681
 	// §3.1) and sends 10-19; each of the first two duplicate ACKs one more
