@@ -1,6 +1,7 @@
 package handmade
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"io"
@@ -26,7 +27,10 @@ func TestSYNFloodLegitimateClientGetsThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	server, err := NewStack(eb, addrB.Addr(), Config{SYNQueue: 64})
+	var e Encoder
+	marker := e.Append(nil, &Segment{Src: netip.MustParseAddrPort("198.19.255.254:1"), Dst: addrB, SEQ: 1, Flags: SYN, WND: 65535})
+	drained := &drainLink{Link: eb, marker: marker, handled: make(chan struct{})}
+	server, err := NewStack(drained, addrB.Addr(), Config{SYNQueue: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +89,20 @@ func TestSYNFloodLegitimateClientGetsThrough(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("seed %d: the upload did not complete within 5 s of the flood's start", seed)
 	}
+	// The upload can end with SYNs of the flood still queued on the wire
+	// (up to QueueLen): count once the server has handled them all, the
+	// marker SYN written after the last.
 	n := <-flooded
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := ea.WritePacket(wctx, marker); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-drained.handled:
+	case <-wctx.Done():
+		t.Fatalf("seed %d: the server did not get through the flood's SYNs", seed)
+	}
 	server.mu.Lock()
 	conns, sc := len(server.conns), server.counters
 	server.mu.Unlock()
@@ -100,3 +117,27 @@ func TestSYNFloodLegitimateClientGetsThrough(t *testing.T) {
 		t.Errorf("%d cookies for %d SYNs beyond a queue of 64", sc.SYNCookiesSent, n)
 	}
 }
+
+// drainLink is a server's end of the wire that tells when the stack has
+// handled the marker packet: it comes back to read the next one.
+type drainLink struct {
+	wire.Link
+	marker  []byte
+	seen    bool // the reader goroutine's own
+	handled chan struct{}
+}
+
+func (l *drainLink) ReadPacket(ctx context.Context, b []byte) (int, error) {
+	if l.seen {
+		l.seen = false
+		close(l.handled)
+	}
+	n, err := l.Link.ReadPacket(ctx, b)
+	if err == nil && bytes.Equal(b[:n], l.marker) {
+		l.seen = true
+	}
+	return n, err
+}
+
+// Buffered forwards to the wire, so the server takes bursts as it would.
+func (l *drainLink) Buffered() int { return l.Link.(wire.Buffered).Buffered() }
