@@ -89,6 +89,7 @@ type TCB struct {
 	probes       int
 	synPending   bool // SYN or SYN-ACK to (re)send
 	probeNow     bool // a zero-window or keep-alive probe to send
+	swsOverride  bool // the override timeout passed: send into a small window
 	ackNow       bool
 	unackedSegs  int // full-sized segments not yet acknowledged
 	unackedBytes int // octets of text not yet acknowledged

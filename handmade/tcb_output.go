@@ -345,7 +345,7 @@ func (t *TCB) pickNew(now time.Time, room int) (from Seq, n int, fin, ok bool) {
 	case n == 0 && !fin:
 		t.maybePersist(now, avail)
 		return from, 0, false, false
-	case n < avail && n < t.sndMSS && uint32(n) < t.SND.maxWND/2:
+	case n < avail && n < t.sndMSS && uint32(n) < t.SND.maxWND/2 && !t.swsOverride:
 		// Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a partial segment
 		// only when it is at least half the largest window seen.
 		t.maybePersist(now, avail)
@@ -355,6 +355,7 @@ func (t *TCB) pickNew(now time.Time, room int) (from Seq, n int, fin, ok bool) {
 		// segment waits for the ACK or for a full segment.
 		return from, 0, false, false
 	}
+	t.swsOverride = false
 	return from, n, fin, true
 }
 

@@ -44,11 +44,20 @@ func (t *TCB) OnTimer(now time.Time) {
 		// RFC 9293 §3.8.6.1 (MUST-36, MUST-37): probe the zero window,
 		// backing off exponentially, for as long as the peer answers.
 		t.persistAt = time.Time{}
-		if t.SND.WND == 0 && t.flight() == 0 && t.sndBuf.Len() > 0 {
+		switch {
+		case t.flight() > 0 || t.sndBuf.Len() == 0:
+		case t.SND.WND == 0:
 			t.probeNow = true
 			t.Counters.WindowProbes++
 			t.persistBackoff = min(t.persistBackoff+1, 16)
 			t.persistAt = now.Add(min(t.rtt.RTO<<t.persistBackoff, t.cfg.MaxRTO))
+		default:
+			// RFC 9293 §3.8.6.2.1, sender SWS avoidance: send data "(4)
+			// or if the override timeout occurs". The window is open but
+			// below what SWS avoidance sends into, nothing is in flight to
+			// bring an ACK, and the update that opened it further may have
+			// been lost: send what it takes, and its ACK says the window.
+			t.swsOverride = true
 		}
 	}
 	if due(t.rec.tlpAt) {

@@ -462,3 +462,42 @@ func TestEstablished_RTO_TimestampSampleAfterTimeout(t *testing.T) {
 		}
 	}
 }
+
+// RFC 9293 §3.8.6.2.1, sender SWS avoidance: with a window below an SMSS
+// and below half the largest one, data waits; send "(4) or if the
+// override timeout occurs". Here the peer's update opening its window
+// again is lost: nothing is in flight, the window is not zero (no probe,
+// §3.8.6.1), and without the override the connection would wait for
+// ever (the integrity matrix's handmade->netstack cell stalled so, a
+// corrupted window update from gVisor dropped).
+func TestEstablished_SWSOverrideTimeout(t *testing.T) {
+	h := establishedMSS(t, exactCfg(), 1000)
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: 8000})
+	h.Write(bytesOf(10000, 0), h.now)
+	for i := 0; i < 8; i++ {
+		expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK, Len: 1000})
+		h.snd = h.snd.Add(1000)
+	}
+	expectNothing(t, h)
+	// All acknowledged, the window down to 600 octets: SWS avoidance
+	// holds the 2000 left.
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: 600})
+	expectNothing(t, h)
+	d := h.Deadline()
+	if d.IsZero() || d != h.persistAt {
+		t.Fatalf("next wake-up %v, want the persist timer's (%v)", d, h.persistAt)
+	}
+	h.tick(d.Sub(h.now))
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK, Len: 600})
+	h.snd = h.snd.Add(600)
+	expectNothing(t, h)
+	// Its ACK brings the window the lost update had: the rest goes (the
+	// short tail after the next ACK: Nagle, RFC 9293 §3.7.4).
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: 8000})
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK, Len: 1000})
+	h.snd = h.snd.Add(1000)
+	expectNothing(t, h)
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: 8000})
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK | PSH, Len: 400})
+	expectNothing(t, h)
+}
