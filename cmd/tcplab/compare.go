@@ -25,9 +25,13 @@ the scenario records with its reason, such as RFC 1337 in TIME-WAIT), fail
 failed). The exit status is non-zero on any fail or error.
 
 Then the paired runs: each client stack uploads 1 MiB to each server stack,
-on a clean wire and at 2% loss, and the client's capture is checked: the
-handshake, sequence and acknowledgement arithmetic each way, no RST, both
-FINs acknowledged (skipped with --run or --no-paired).
+and the capture is checked: the handshake, sequence and acknowledgement
+arithmetic each way, no RST, both FINs acknowledged (skipped with --run or
+--no-paired). Over --link mem: handmade and netstack each way, on a clean
+wire and at 2% loss. Over TUN devices (--link tun, and linux on any link):
+each stack of the run behind its device serves an upload from the
+in-process handmade and netstack clients, and its client uploads to their
+servers.
 
 handmade and netstack run in process. --link says how the bench reaches
 them: tun (the default as root) gives each scenario run a network
@@ -175,7 +179,19 @@ func compareAction(c *cli.Context) error {
 	}
 	pairedFailed := false
 	if !c.Bool("no-paired") && c.String("run") == "" {
-		m.Paired = compare.RunPaired(c.Context, compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: pcapDir})
+		opt := compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: pcapDir}
+		if link == "mem" {
+			m.Paired = compare.RunPaired(c.Context, opt)
+		}
+		// Over devices: each stack behind its link (TUN, the kernel)
+		// against the in-process clients and servers.
+		var devices []compare.Backend
+		for _, b := range backends {
+			if b.Link != "mem" && b.Capabilities == nil && slices.Contains(stacks, b.Name) {
+				devices = append(devices, b)
+			}
+		}
+		m.Paired = append(m.Paired, compare.RunPairedWith(c.Context, devices, opt)...)
 		for _, p := range m.Paired {
 			pairedFailed = pairedFailed || !p.OK
 		}
@@ -201,7 +217,7 @@ func compareAction(c *cli.Context) error {
 			return err
 		}
 		if len(m.Paired) > 0 {
-			fmt.Fprintln(c.App.Writer, "\npaired runs (1 MiB upload, judged from the client's capture):")
+			fmt.Fprintln(c.App.Writer, "\npaired runs (1 MiB upload, judged from the capture of the in-process end):")
 			if err := compare.WritePaired(c.App.Writer, m.Paired); err != nil {
 				return err
 			}
