@@ -50,7 +50,7 @@ var timerScenarios = []Scenario{
 		RFC: "RFC 9293 §3.8.4", Requirements: []string{"MUST-25", "MUST-28"},
 		Setup: Setup{VirtualClock: true}, Run: keepAliveDefaults},
 	{ID: "ZW-01", Title: "Zero window: no probe while nothing is queued; the first probe about one RTO after data is",
-		RFC: "RFC 9293 §3.8.6.1", Requirements: []string{"MUST-34", "MUST-36", "SHLD-29"},
+		RFC: "RFC 9293 §3.8.6.1", Requirements: []string{"MUST-34", "MUST-35", "MUST-36", "SHLD-29"},
 		Setup: Setup{VirtualClock: true}, Run: zeroWindowFirstProbe},
 	{ID: "ZW-02", Title: "Zero window: probe intervals grow, answered probes never abort; data resumes from SND.UNA when it opens",
 		RFC: "RFC 9293 §3.8.6.1", Requirements: []string{"MUST-36", "MUST-37", "SHLD-30"},

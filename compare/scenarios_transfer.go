@@ -13,7 +13,7 @@ var transferScenarios = []Scenario{
 	{ID: "DT-01b", Title: "Segments below full size: 2*RMSS octets are never left unacknowledged for a delayed-ACK timeout",
 		RFC: "RFC 9293 §3.8.6.3", Requirements: []string{"SHLD-19"}, Run: ackEveryTwoRMSS},
 	{ID: "DT-02a", Title: "Out-of-order text: an immediate duplicate ACK; the gap filled, one ACK covers both",
-		RFC: "RFC 9293 §3.10.7.4; RFC 5681 §4.2", Requirements: []string{"SHLD-31", "MAY-13", "MUST-59"}, Run: outOfOrderFilled},
+		RFC: "RFC 9293 §3.10.7.4; RFC 5681 §4.2", Requirements: []string{"SHLD-31", "MAY-13", "MUST-58", "MUST-59"}, Run: outOfOrderFilled},
 	{ID: "DT-02b", Title: "An old duplicate segment is ACKed at RCV.NXT and not delivered twice",
 		RFC: "RFC 9293 §3.10.7.4 (first check); RFC 5681 §4.2", Run: oldDuplicate},
 	{ID: "DT-02c", Title: "A segment overlapping the left edge: only its new octets are delivered",

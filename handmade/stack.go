@@ -55,6 +55,9 @@ type StackCounters struct {
 	DroppedChecksum  uint64 // bad IPv4 or TCP checksum (RFC 9293 §3.1 MUST-3)
 	DroppedMalformed uint64 // truncated, not IPv4, fragment, not TCP, bad header
 	DroppedNotOurs   uint64 // for another IPv4 address
+	// DroppedBadSource: from a source no host can have (RFC 9293 §3.9.2.3
+	// MUST-63; RFC 1122 §3.2.1.3).
+	DroppedBadSource uint64
 	ResetsNoConn     uint64 // RSTs answering segments for no connection (§3.10.7.1)
 	ListenOverflows  uint64 // SYNs dropped: SYN queue or accept backlog full
 	ListenDropped    uint64 // non-SYN segments a listener dropped
@@ -202,7 +205,18 @@ func (s *Stack) input(pkt []byte) {
 		return
 	}
 	if seg.Dst.Addr() != s.addr {
+		// RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
+		// address is discarded silently; so is anything not for our one
+		// unicast address.
 		s.counters.DroppedNotOurs++
+		return
+	}
+	if !validSource(seg.Src.Addr()) {
+		// RFC 9293 §3.9.2.3 (MUST-63): "An incoming SYN with an invalid
+		// source address MUST be ignored either by TCP or by the IP
+		// layer"; RFC 1122 §3.2.1.3 has the IP layer discard every
+		// datagram from one, which is what this is.
+		s.counters.DroppedBadSource++
 		return
 	}
 	now := s.clock.Now()
@@ -217,6 +231,17 @@ func (s *Stack) input(pkt []byte) {
 		return
 	}
 	s.noConnection(seg)
+}
+
+// validSource reports whether a is an address a peer can send from (RFC
+// 1122 §3.2.1.3): not 0.0.0.0/8 ("this network", only while a host learns
+// its address), not 127.0.0.0/8 off the loopback, not multicast
+// (224.0.0.0/4) or limited broadcast, not class E (240.0.0.0/4). A
+// subnet's broadcast address is left to the IP layer that knows the
+// subnet; this stack owns one address, not a prefix.
+func validSource(a netip.Addr) bool {
+	b := a.As4()
+	return b[0] != 0 && b[0] != 127 && b[0] < 224
 }
 
 // noConnection answers a segment for no connection (RFC 9293 §3.10.7.1):

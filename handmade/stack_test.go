@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"syscall"
 	"testing"
@@ -234,5 +235,47 @@ func TestStackCloseLeavesNoGoroutines(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > base {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines left over, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestStackIgnoresInvalidSources: SYNs from addresses no peer can have
+// (RFC 9293 §3.9.2.3 MUST-63; RFC 1122 §3.2.1.3) get nothing back, and are
+// counted; a SYN from a real address right after is answered, and is the
+// first packet the stack sends.
+func TestStackIgnoresInvalidSources(t *testing.T) {
+	ea, eb := wire.Pipe(wire.PipeConfig{Seed: 1})
+	defer ea.Close()
+	s, err := NewStack(eb, addrB.Addr(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Listen(addrB.Port()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var e Encoder
+	bad := []string{"224.0.0.9", "255.255.255.255", "0.0.0.0", "127.0.0.1", "240.0.0.1"}
+	for i, src := range append(bad, addrA.Addr().String()) {
+		syn := Segment{Src: netip.AddrPortFrom(netip.MustParseAddr(src), uint16(40000+i)), Dst: addrB, SEQ: 1000, Flags: SYN, WND: 65535}
+		if err := ea.WritePacket(ctx, e.Append(nil, &syn)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 1500)
+	n, err := ea.ReadPacket(ctx, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Segment
+	if err := Decode(buf[:n], &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Flags != SYN|ACK || got.Dst.Addr() != addrA.Addr() {
+		t.Fatalf("first reply %v to %v: want the SYN-ACK to %v", got.Flags, got.Dst, addrA.Addr())
+	}
+	if c := s.Counters(); c.DroppedBadSource != uint64(len(bad)) {
+		t.Errorf("DroppedBadSource %d, want %d", c.DroppedBadSource, len(bad))
 	}
 }
