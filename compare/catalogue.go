@@ -110,6 +110,7 @@ var scenarioNeeds = map[string][]Capability{
 	"UR-02":  {NeedListener, NeedSink},
 	"AV-01":  {NeedListener},
 	"AV-02":  {NeedListener},
+	"AV-03":  {NeedClient},
 	"IP-01":  {NeedListener, NeedSink},
 	"IC-01":  {NeedListener, NeedSink, NeedSend},
 	"DT-08":  {NeedListener, NeedSend, NeedSocketOptions},

@@ -16,6 +16,8 @@ var ipScenarios = []Scenario{
 		RFC: "RFC 9293 §3.9.2.3; RFC 1122 §4.2.3.10", Requirements: []string{"MUST-57"}, Run: synToBroadcast},
 	{ID: "AV-02", Title: "SYNs from a multicast, broadcast or unspecified source address get no reply",
 		RFC: "RFC 9293 §3.9.2.3; RFC 1122 §3.2.1.3, §4.2.3.10", Requirements: []string{"MUST-63"}, Run: synFromInvalidSource},
+	{ID: "AV-03", Title: "connect() to a broadcast or multicast address fails, and no SYN goes out",
+		RFC: "RFC 9293 §3.9.2.3; RFC 1122 §4.2.3.10", Requirements: []string{"MUST-46"}, Run: connectToBroadcast},
 	{ID: "IP-01", Title: "A SYN and text carrying IP options TCP does not understand are taken as without them",
 		RFC: "RFC 9293 §3.9.2.1; RFC 1122 §3.2.1.8, §4.2.3.8", Requirements: []string{"MUST-50"}, Run: ipOptionsIgnored},
 	{ID: "IC-01", Title: "ICMP Source Quench and Destination Unreachable (net, host, source route) do not abort a connection",
@@ -81,6 +83,40 @@ func synFromInvalidSource(t *T) {
 	c := t.TB.Dial(DUTPort)
 	_, err := c.Handshake(t.ctx, t.Timing.Reply)
 	t.Check(err)
+}
+
+// connectToBroadcast: "A TCP implementation MUST reject as an error a
+// local OPEN call for an invalid remote IP address (e.g., a broadcast or
+// multicast address) (MUST-46)" (RFC 9293 §3.9.2.3). The limited
+// broadcast and an all-hosts group are invalid wherever the DUT is (a
+// subnet's broadcast address only where its prefix is known, so it is
+// not tried); connect() must fail within the reply time, and no SYN may
+// reach the bench.
+func connectToBroadcast(t *T) {
+	for _, dst := range []netip.Addr{netip.AddrFrom4([4]byte{255, 255, 255, 255}), netip.AddrFrom4([4]byte{224, 0, 0, 1})} {
+		before := len(t.TB.StraySegments())
+		p := t.DUT.Connect(netip.AddrPortFrom(dst, BenchPort))
+		s, err := p.Wait(t.Timing.Reply)
+		switch {
+		case err == nil:
+			s.Close()
+			t.Fail("connect() to "+dst.String()+" to fail", "a connected socket")
+		case errors.Is(err, ErrPending):
+			p.Cancel()
+			// gVisor's connect() goes on: its SYNs reach an in-memory
+			// wire; a kernel forwarding to a TUN drops them. Recorded,
+			// as the departure of a reference stack.
+			if syns := t.TB.StraySegments()[before:]; len(syns) > 0 && !syns[0].Flags.Has(SYN) {
+				t.Fail("connect() to "+dst.String()+" to fail at once", fmt.Sprintf("still connecting after %v; sent %v", t.Timing.Reply, syns))
+			}
+			t.Allowed(fmt.Sprintf("connect() to %v neither fails nor completes (gVisor's sends SYNs to it); RFC 9293 §3.9.2.3 (MUST-46) rejects the OPEN", dst))
+			continue
+		}
+		t.Logf("connect() to %v: %v", dst, err)
+		if syns := t.TB.StraySegments()[before:]; len(syns) > 0 {
+			t.Fail("no SYN toward "+dst.String(), fmt.Sprint(syns))
+		}
+	}
 }
 
 // expOption is an IPv4 option no stack implements: RFC 4727 §2.5's

@@ -44,7 +44,7 @@ var timerScenarios = []Scenario{
 		RFC: "RFC 9293 §3.8.3 (R2); RFC 5482", Requirements: []string{"MUST-20", "MUST-21"},
 		Setup: Setup{VirtualClock: true}, Run: userTimeout},
 	{ID: "RT-05a", Title: "Keep-alive: <SEQ=SND.NXT-1> without data after the idle time, then each interval; aborts after count unanswered",
-		RFC: "RFC 9293 §3.8.4", Requirements: []string{"MUST-24", "MUST-26", "MUST-27", "MUST-29", "SHLD-12"},
+		RFC: "RFC 9293 §3.8.4", Requirements: []string{"MAY-5", "MUST-24", "MUST-26", "MUST-27", "MUST-29", "SHLD-12"},
 		Setup: Setup{VirtualClock: true}, Run: keepAlive},
 	{ID: "RT-05b", Title: "Keep-alive is off unless asked for, and its default idle time is at least two hours",
 		RFC: "RFC 9293 §3.8.4", Requirements: []string{"MUST-25", "MUST-28"},

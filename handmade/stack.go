@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"tcplab/wire"
@@ -467,6 +468,13 @@ func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: net.ErrClosed}
+	}
+	if !remote.Addr().Is4() || !validSource(remote.Addr()) {
+		// RFC 9293 §3.9.2.3 (MUST-46): "A TCP implementation MUST reject
+		// as an error a local OPEN call for an invalid remote IP address
+		// (e.g., a broadcast or multicast address)".
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote),
+			Err: fmt.Errorf("%v is not a unicast IPv4 address a connection can go to (RFC 9293 §3.9.2.3): %w", remote.Addr(), syscall.ENETUNREACH)}
 	}
 	if port == 0 {
 		var err error
