@@ -61,6 +61,11 @@ const (
 	// the bench never sends two different octets for one sequence number;
 	// otherwise what it read could only be learnt from an echo.
 	NeedEcho Capability = "echo"
+	// NeedOtherAddresses: the scenario sends from or to an address that
+	// is neither the bench's nor the device's (a broadcast destination, a
+	// spoofed source). Against a device tcplab does not run, the bench
+	// sends only between the two, whatever the user declares.
+	NeedOtherAddresses Capability = "other-addresses"
 )
 
 // Declarable are the capabilities ParseCapabilities accepts.
@@ -80,6 +85,8 @@ func ParseCapabilities(s string) ([]Capability, error) {
 			if !slices.Contains(out, c) {
 				out = append(out, c)
 			}
+		case c == NeedOtherAddresses:
+			return nil, fmt.Errorf("capability %q cannot be declared: against an external device the bench sends only between its address and the device's", f)
 		case slices.Contains([]Capability{NeedSend, NeedAppClose, NeedSocketOptions, NeedClient, NeedEcho}, c):
 			return nil, fmt.Errorf("capability %q cannot be declared yet: tcplab has no way to ask a foreign application for it (declarable: %s)", f, joinCaps(Declarable))
 		default:
@@ -314,13 +321,16 @@ func missingNeeds(s Scenario, b Backend) []Capability {
 func naReason(missing []Capability) string {
 	var undeclarable []string
 	for _, c := range missing {
-		if !slices.Contains(Declarable, c) {
+		if !slices.Contains(Declarable, c) && c != NeedOtherAddresses {
 			undeclarable = append(undeclarable, string(c))
 		}
 	}
 	s := "needs " + joinCaps(missing) + ", which the device did not declare"
 	if len(undeclarable) > 0 {
 		s += " (" + strings.Join(undeclarable, ", ") + ": no way yet to ask a foreign application)"
+	}
+	if slices.Contains(missing, NeedOtherAddresses) {
+		s += " (other-addresses: the bench sends an external device nothing but packets from its own address to the device's)"
 	}
 	return s
 }
