@@ -130,7 +130,7 @@ var AppendixB = []Requirement{
 	{ID: "SHLD-19", Feature: "Every 2nd full-sized segment or 2*RMSS ACK'd", Level: "SHOULD"},
 	{ID: "MUST-39", Feature: "Receiver SWS-avoidance algorithm", Level: "MUST"},
 	// Sending data
-	{ID: "MUST-49", Feature: "Configurable TTL", Level: "MUST", Gap: "IP_TTL set on the DUT's socket shows in its segments' TTL; the DUT interface has no such option yet"},
+	{ID: "MUST-49", Feature: "Configurable TTL", Level: "MUST"},
 	{ID: "MUST-38", Feature: "Sender SWS-avoidance algorithm", Level: "MUST"},
 	{ID: "SHLD-7", Feature: "Nagle algorithm", Level: "SHOULD"},
 	{ID: "MUST-17", Feature: "Application can disable Nagle algorithm", Level: "MUST"},
@@ -171,9 +171,9 @@ var AppendixB = []Requirement{
 	// TCP/ALP interface services
 	{ID: "MUST-47", Feature: "Error report mechanism", Level: "MUST", OffWire: "between the stack and its application"},
 	{ID: "SHLD-20", Feature: "ALP can disable error report routine", Level: "SHOULD", OffWire: "between the stack and its application"},
-	{ID: "MUST-48", Feature: "ALP can specify Diffserv field for sending", Level: "MUST", Gap: "IP_TOS on the DUT's socket shows in its segments' DS field; the DUT interface has no such option yet"},
-	{ID: "SHLD-22", Feature: "Diffserv passed unchanged to IP", Level: "SHOULD", Gap: "with MUST-48"},
-	{ID: "SHLD-21", Feature: "ALP can change Diffserv field during connection", Level: "SHOULD", Gap: "with MUST-48"},
+	{ID: "MUST-48", Feature: "ALP can specify Diffserv field for sending", Level: "MUST"},
+	{ID: "SHLD-22", Feature: "Diffserv passed unchanged to IP", Level: "SHOULD"},
+	{ID: "SHLD-21", Feature: "ALP can change Diffserv field during connection", Level: "SHOULD"},
 	{ID: "SHLD-23", Feature: "ALP generally changing Diffserv during conn.", Level: "SHOULD NOT", OffWire: "advice to applications"},
 	{ID: "MAY-9", Feature: "Pass received Diffserv field up to ALP", Level: "MAY", OffWire: "between the stack and its application"},
 	{ID: "MAY-14", Feature: "FLUSH call", Level: "MAY", OffWire: "an API call"},

@@ -112,6 +112,7 @@ var scenarioNeeds = map[string][]Capability{
 	"AV-02":  {NeedListener, NeedOtherAddresses},
 	"AV-03":  {NeedClient},
 	"IP-01":  {NeedListener, NeedSink},
+	"IP-02":  {NeedListener, NeedSend, NeedSocketOptions},
 	"IC-01":  {NeedListener, NeedSink, NeedSend},
 	"DT-08":  {NeedListener, NeedSend, NeedSocketOptions},
 	"NG-01":  {NeedListener, NeedSend, NeedSocketOptions},

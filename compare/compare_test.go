@@ -126,6 +126,7 @@ var want = map[string]struct{ handmade, netstack, linux Verdict }{
 	"AV-02":  {Pass, Pass, Pass},
 	"AV-03":  {Pass, Allowed, Pass}, // gVisor's connect() to a broadcast address goes on
 	"IP-01":  {Pass, Pass, Pass},
+	"IP-02":  {Pass, Pass, Pass},
 	"IC-01":  {Pass, Pass, Pass},
 	"DT-08":  {Pass, Allowed, Pass}, // gVisor's segments are 1420 octets, the MSS 1448
 	"NG-01":  {Pass, Pass, Allowed}, // Linux's tail loss probe sends what Nagle held

@@ -495,6 +495,20 @@ func (s *linuxSocket) SetKeepAlive(k KeepAlive) error {
 	})
 }
 
+// SetTTL is IP_TTL.
+func (s *linuxSocket) SetTTL(ttl uint8) error {
+	return s.control("setsockopt IP_TTL", func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, int(ttl))
+	})
+}
+
+// SetTOS is IP_TOS (Linux keeps the ECN bits its own).
+func (s *linuxSocket) SetTOS(tos uint8) error {
+	return s.control("setsockopt IP_TOS", func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, int(tos))
+	})
+}
+
 // SetUserTimeout is TCP_USER_TIMEOUT, in milliseconds.
 func (s *linuxSocket) SetUserTimeout(d time.Duration) error {
 	return s.control("setsockopt TCP_USER_TIMEOUT", func(fd int) error {

@@ -22,6 +22,8 @@ var ipScenarios = []Scenario{
 		RFC: "RFC 9293 §3.9.2.1; RFC 1122 §3.2.1.8, §4.2.3.8", Requirements: []string{"MUST-50"}, Run: ipOptionsIgnored},
 	{ID: "IC-01", Title: "ICMP Source Quench and Destination Unreachable (net, host, source route) do not abort a connection",
 		RFC: "RFC 9293 §3.9.2.2; RFC 6633 §2", Requirements: []string{"MUST-54", "MUST-55", "MUST-56"}, Run: icmpSoftErrors},
+	{ID: "IP-02", Title: "IP_TOS and IP_TTL set on a connection are in its segments; a TOS changed mid-connection too",
+		RFC: "RFC 9293 §3.9.1", Requirements: []string{"MUST-48", "SHLD-21", "SHLD-22", "MUST-49"}, Run: tosAndTTL},
 	{ID: "DT-08", Title: "A send goes out at once in full-sized segments, the last one pushed",
 		RFC: "RFC 9293 §3.9.1.2, §3.8.6.2.1", Requirements: []string{"MUST-60", "MUST-61", "SHLD-28"}, Run: sendIsPushed},
 	{ID: "NG-01", Title: "Nagle: a small send waits while small data is unacknowledged; TCP_NODELAY sends it at once",
@@ -342,4 +344,38 @@ func nagle(t *T) {
 	send("three")
 	t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte("three")})
 	t.Send(c, TCP{Ack: Ptr(next + 5)})
+}
+
+// tosAndTTL: "The application layer MUST be able to specify the Diffserv
+// field for segments that are transmitted (MUST-48)", which "SHOULD be
+// passed unchanged to IP (SHLD-22)"; the application "SHOULD be able to
+// change the Diffserv field during the connection lifetime (SHLD-21)";
+// "the TTL value used to send TCP segments MUST be configurable (MUST-49)"
+// (RFC 9293 §3.9.1). DSCP AF11 (TOS 0x28) and TTL 33 are set before the
+// DUT sends; then DSCP CS1 (TOS 0x20) and TTL 40, which its next segment
+// carries. A forwarding kernel between the bench and the DUT (the TUN
+// links) takes one off the TTL: what must hold is a TTL at most the one
+// set, no more than 2 hops below it, and moving by the 7 it was moved by.
+func tosAndTTL(t *T) {
+	c, s := t.Established()
+	noDelay(t, s)
+	next := c.RcvNxt()
+	send := func(p string, tos, ttl uint8) uint8 {
+		t.Check(s.SetTOS(tos))
+		t.Check(s.SetTTL(ttl))
+		if _, err := s.Send([]byte(p), t.Timing.Reply); err != nil {
+			t.Fatal(fmt.Errorf("DUT send: %w", err))
+		}
+		seg := t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte(p)})
+		next += uint32(len(p))
+		if got := seg.TOS &^ 0x3; got != tos || seg.TTL > ttl || seg.TTL+2 < ttl {
+			t.Fail(fmt.Sprintf("%q sent with DS field 0x%02x and TTL %d (less the hops on the way)", p, tos, ttl), fmt.Sprintf("TOS 0x%02x, TTL %d", seg.TOS, seg.TTL))
+		}
+		t.Send(c, TCP{Ack: Ptr(next)})
+		return seg.TTL
+	}
+	a := send("af11", 0x28, 33)
+	if b := send("cs1", 0x20, 40); b-a != 7 {
+		t.Fail("the TTL to follow IP_TTL from 33 to 40", fmt.Sprintf("%d, then %d", a, b))
+	}
 }

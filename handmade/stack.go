@@ -351,6 +351,7 @@ func (s *Stack) service(c *Conn, now time.Time) {
 			break
 		}
 		s.trace(c, true, &s.seg, t.Counters.Retransmissions != retx)
+		s.seg.TTL, s.seg.TOS = c.ttl, c.tos
 		p := s.pool.Get().(*[]byte)
 		*p = s.enc.Append((*p)[:0], &s.seg)
 		s.txq <- p
