@@ -114,8 +114,8 @@ var AppendixB = []Requirement{
 	{ID: "MAY-1", Feature: "Half-duplex close connections", Level: "MAY"},
 	{ID: "SHLD-3", Feature: "Send RST to indicate data lost", Level: "SHOULD"},
 	{ID: "MUST-13", Feature: "In TIME-WAIT state for 2MSL seconds", Level: "MUST"},
-	{ID: "MAY-2", Feature: "Accept SYN from TIME-WAIT state", Level: "MAY", Gap: "a SYN with a higher ISN (and newer TSval) to a connection in TIME-WAIT: a SYN-ACK (Linux, gVisor) or silence; both allowed"},
-	{ID: "SHLD-4", Feature: "Use timestamps to reduce TIME-WAIT", Level: "SHOULD", Gap: "with MAY-2: a SYN whose TSval is newer than the last one is accepted in TIME-WAIT (RFC 6191)"},
+	{ID: "MAY-2", Feature: "Accept SYN from TIME-WAIT state", Level: "MAY"},
+	{ID: "SHLD-4", Feature: "Use timestamps to reduce TIME-WAIT", Level: "SHOULD"},
 	// Retransmissions
 	{ID: "MUST-19", Feature: "Implement exponential backoff, slow start, and congestion avoidance", Level: "MUST"},
 	{ID: "MAY-4", Feature: "Retransmit with same IP identity", Level: "MAY", OffWire: "a permission of the IP layer"},

@@ -108,6 +108,7 @@ var scenarioNeeds = map[string][]Capability{
 	"UR-01a": {NeedListener},
 	"UR-01b": {NeedListener},
 	"UR-02":  {NeedListener, NeedSink},
+	"FC-10":  {NeedListener, NeedAppClose},
 	"AV-01":  {NeedListener, NeedOtherAddresses},
 	"AV-02":  {NeedListener, NeedOtherAddresses},
 	"AV-03":  {NeedClient},

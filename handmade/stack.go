@@ -65,6 +65,9 @@ type StackCounters struct {
 	// SYNCookiesSent and SYNCookiesAccepted count stateless handshakes
 	// (RFC 4987 §3.6) while a SYN queue was full.
 	SYNCookiesSent, SYNCookiesAccepted uint64
+	// TimeWaitReopened counts connections a new SYN reopened from
+	// TIME-WAIT (RFC 9293 §3.6.1, RFC 6191).
+	TimeWaitReopened uint64
 }
 
 const txQueueLen = 4096
@@ -222,6 +225,19 @@ func (s *Stack) input(pkt []byte) {
 	}
 	now := s.clock.Now()
 	if c, ok := s.conns[fourTuple{seg.Dst, seg.Src}]; ok {
+		if l, ok := s.listeners[seg.Dst.Port()]; ok && c.tcb.State == TimeWait && seg.Flags&(SYN|ACK|RST) == SYN && c.tcb.reopens(seg) {
+			// RFC 9293 §3.6.1 (MAY-2, SHLD-4): a new SYN reopens the
+			// connection from TIME-WAIT; the old incarnation ends here,
+			// and the new one starts above its sequence space.
+			s.trace(c, false, seg, false)
+			syn := *seg // service writes its output into s.seg
+			floor := c.tcb.SND.NXT
+			c.tcb.enterClosed(nil)
+			s.service(c, now)
+			s.counters.TimeWaitReopened++
+			s.listenAbove(l, &syn, now, floor)
+			return
+		}
 		s.trace(c, false, seg, false)
 		c.tcb.Input(seg, now)
 		s.service(c, now)
@@ -273,6 +289,13 @@ func (s *Stack) sendStateless(r *Segment) {
 
 // listen is RFC 9293 §3.10.7.2 for a segment to a listening port.
 func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
+	s.listenAbove(l, seg, now, 0)
+}
+
+// listenAbove is listen with an ISS floor: a SYN that reopens a
+// connection from TIME-WAIT gets an ISS above the old incarnation's
+// SND.NXT (floor; 0: none), RFC 1122 §4.2.2.13 condition (1).
+func (s *Stack) listenAbove(l *Listener, seg *Segment, now time.Time, floor Seq) {
 	switch {
 	case seg.Flags.Has(RST):
 		// First check: an incoming RST is ignored.
@@ -316,7 +339,16 @@ func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
 			s.sendCookieSYNACK(seg, now)
 			return
 		}
-		t := newTCB(&s.cfg, seg.Dst, seg.Src, s.isn.ISN(seg.Dst, seg.Src, now), now)
+		iss := s.isn.ISN(seg.Dst, seg.Src, now)
+		if floor != 0 && !floor.LessThan(iss) {
+			// RFC 1122 §4.2.2.13 (1): "assigns its initial sequence number
+			// for the new connection to be larger than the largest
+			// sequence number it used on the previous connection
+			// incarnation"; a window's worth above, as Linux does.
+			iss = floor.Add(65535 + 2)
+		}
+		t := newTCB(&s.cfg, seg.Dst, seg.Src, iss, now)
+		t.tsOffset, t.tsEpoch = s.isn.tsClock(seg.Dst, seg.Src)
 		t.openPassive(seg, now)
 		c := s.newConn(t, l)
 		l.halfOpen++
@@ -488,6 +520,7 @@ func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort
 	now := s.clock.Now()
 	local := netip.AddrPortFrom(s.addr, port)
 	t := newTCB(&s.cfg, local, remote, s.isn.ISN(local, remote, now), now)
+	t.tsOffset, t.tsEpoch = s.isn.tsClock(local, remote)
 	t.openActive(now)
 	c := s.newConn(t, nil)
 	s.service(c, now)

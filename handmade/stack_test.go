@@ -279,3 +279,65 @@ func TestStackIgnoresInvalidSources(t *testing.T) {
 		t.Errorf("DroppedBadSource %d, want %d", c.DroppedBadSource, len(bad))
 	}
 }
+
+// TestStackReopensFromTimeWait: the server closes first and sits in
+// TIME-WAIT; the client dials again from the same port, with a newer
+// timestamp: the SYN reopens the connection (RFC 9293 §3.6.1 MAY-2,
+// RFC 6191), with an ISS above the old incarnation's, and the new
+// connection carries data.
+func TestStackReopensFromTimeWait(t *testing.T) {
+	a, b := stackPair(t, wire.PipeConfig{}, Config{}, Config{})
+	ln, err := b.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c1, err := a.DialFrom(ctx, 40001, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1.Close() // the server closes first: TIME-WAIT on its side
+	if _, err := io.Copy(io.Discard, c1); err != nil {
+		t.Fatal(err)
+	}
+	c1.Close()
+	for _, c := range []*Conn{s1, c1} { // the server to TIME-WAIT, the client out of LAST-ACK
+		if err := c.WaitClosed(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s1.Info().State; st != TimeWait {
+		t.Fatalf("server side in %v, want TIME-WAIT", st)
+	}
+	start := time.Now()
+	c2, err := a.DialFrom(ctx, 40001, addrB)
+	if err != nil {
+		t.Fatalf("dial again from the same port: %v (server %s)", err, b.DebugDump())
+	}
+	defer c2.Close()
+	s2, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := c2.Write([]byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(s2, buf); err != nil || string(buf) != "again" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if got := b.Counters().TimeWaitReopened; got != 1 {
+		t.Errorf("TimeWaitReopened %d, want 1", got)
+	}
+	// The first SYN reopened it: a retransmitted one would come after the
+	// initial RTO (1 s, RFC 6298 §2.1).
+	if c2.Info().Retransmissions != 0 {
+		t.Errorf("the SYN was retransmitted (handshake took %v): the first one did not reopen the connection", time.Since(start))
+	}
+}

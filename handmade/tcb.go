@@ -440,3 +440,27 @@ func (t *TCB) Info() Info {
 	}
 	return i
 }
+
+// reopens reports whether syn, a SYN for this connection in TIME-WAIT,
+// may reopen it (RFC 9293 §3.6.1, MAY-2 and SHLD-4), by RFC 6191 §2's
+// rules. Condition (2) of RFC 1122 §4.2.2.13, going back to TIME-WAIT
+// should the SYN prove an old duplicate, is not kept: the old
+// incarnation is gone once a SYN reopens it, as in Linux.
+func (t *TCB) reopens(syn *Segment) bool {
+	newTS := syn.Options.HasTimestamps && !t.cfg.DisableTimestamps
+	switch {
+	case newTS && t.tsOn:
+		// RFC 6191 §2: honor a SYN whose timestamp is greater than the
+		// last one seen on the previous incarnation, or equal to it with
+		// a greater sequence number.
+		d := int32(syn.Options.TSVal - t.tsRecent)
+		return d > 0 || d == 0 && t.RCV.NXT.LessThan(syn.SEQ)
+	case !newTS && t.tsOn:
+		// RFC 6191 §2: timestamps on the previous incarnation but not on
+		// the new one: honor it.
+		return true
+	}
+	// RFC 6191 §2, no timestamps to go by: RFC 1122 §4.2.2.13, a sequence
+	// number above the old incarnation's.
+	return t.RCV.NXT.LessThan(syn.SEQ)
+}
