@@ -88,7 +88,7 @@ var AppendixB = []Requirement{
 	{ID: "MAY-3", Feature: "Send MSS option always", Level: "MAY", OffWire: "a permission: sending it or not are both right"},
 	{ID: "MUST-15", Feature: "Send-MSS default is 536 (IPv4), 1220 (IPv6)", Level: "MUST"},
 	{ID: "MUST-16", Feature: "Calculate effective send seg size", Level: "MUST"},
-	{ID: "SHLD-6", Feature: "MSS accounts for varying MTU", Level: "SHOULD", Gap: "an ICMP Fragmentation Needed lowering the path MTU mid-connection: later segments fit it (RFC 1191); the links here have one MTU"},
+	{ID: "SHLD-6", Feature: "MSS accounts for varying MTU", Level: "SHOULD"},
 	{ID: "MUST-65", Feature: "MSS not sent on non-SYN segments", Level: "MUST NOT"},
 	{ID: "MUST-67", Feature: "MSS value based on MMS_R", Level: "MUST"},
 	{ID: "MUST-69", Feature: "Pad with zero", Level: "MUST"},
@@ -162,9 +162,9 @@ var AppendixB = []Requirement{
 	{ID: "SHLD-24", Feature: "Later src route overrides", Level: "SHOULD", Gap: "with MUST-53"},
 	// Receiving ICMP messages from IP
 	{ID: "MUST-54", Feature: "Receiving ICMP messages from IP", Level: "MUST"},
-	{ID: "SHLD-25", Feature: "Dest Unreach (0,1,5) => inform ALP", Level: "SHOULD", OffWire: "between the stack and its application (the wire shows only that the connection lives: MUST-56)"},
+	{ID: "SHLD-25", Feature: "Dest Unreach (0,1,5) => inform ALP", Level: "SHOULD", OffWire: "between the stack and its application (the wire shows only that the connection lives: MUST-56; handmade reports it in Info.SoftError)"},
 	{ID: "MUST-56", Feature: "Abort on Dest Unreach (0,1,5), Time Exceeded, Param Problem", Level: "MUST NOT"},
-	{ID: "SHLD-26", Feature: "Dest Unreach (2-4) => abort conn", Level: "SHOULD", Gap: "ICMP Port Unreachable quoting an ESTABLISHED connection's segment, then text: RST (aborted) or an ACK; Linux aborts only in SYN-SENT, so both would be allowed"},
+	{ID: "SHLD-26", Feature: "Dest Unreach (2-4) => abort conn", Level: "SHOULD"},
 	{ID: "MUST-55", Feature: "Source Quench => silent discard", Level: "MUST"},
 	// Address validation
 	{ID: "MUST-63", Feature: "Reject SYN from invalid IP address", Level: "MUST"},

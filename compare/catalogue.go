@@ -115,6 +115,8 @@ var scenarioNeeds = map[string][]Capability{
 	"IP-01":  {NeedListener, NeedSink},
 	"IP-02":  {NeedListener, NeedSend, NeedSocketOptions},
 	"IC-01":  {NeedListener, NeedSink, NeedSend},
+	"IC-02":  {NeedListener, NeedSend},
+	"IC-03":  {NeedListener, NeedSend, NeedSocketOptions},
 	"DT-08":  {NeedListener, NeedSend, NeedSocketOptions},
 	"NG-01":  {NeedListener, NeedSend, NeedSocketOptions},
 	"CK-02a": {NeedListener},

@@ -24,6 +24,10 @@ var ipScenarios = []Scenario{
 		RFC: "RFC 9293 §3.9.2.2; RFC 6633 §2", Requirements: []string{"MUST-54", "MUST-55", "MUST-56"}, Run: icmpSoftErrors},
 	{ID: "IP-02", Title: "IP_TOS and IP_TTL set on a connection are in its segments; a TOS changed mid-connection too",
 		RFC: "RFC 9293 §3.9.1", Requirements: []string{"MUST-48", "SHLD-21", "SHLD-22", "MUST-49"}, Run: tosAndTTL},
+	{ID: "IC-02", Title: "ICMP Port and Protocol Unreachable abort a connection (or are taken as soft errors, as Linux does)",
+		RFC: "RFC 9293 §3.9.2.2", Requirements: []string{"SHLD-26"}, Run: icmpHardError},
+	{ID: "IC-03", Title: "ICMP Fragmentation Needed (MTU 1000): later segments fit the path MTU",
+		RFC: "RFC 9293 §3.7.2; RFC 1191 §6.3", Requirements: []string{"SHLD-6"}, Run: icmpFragNeeded},
 	{ID: "DT-08", Title: "A send goes out at once in full-sized segments, the last one pushed",
 		RFC: "RFC 9293 §3.9.1.2, §3.8.6.2.1", Requirements: []string{"MUST-60", "MUST-61", "SHLD-28"}, Run: sendIsPushed},
 	{ID: "NG-01", Title: "Nagle: a small send waits while small data is unacknowledged; TCP_NODELAY sends it at once",
@@ -377,5 +381,86 @@ func tosAndTTL(t *T) {
 	a := send("af11", 0x28, 33)
 	if b := send("cs1", 0x20, 40); b-a != 7 {
 		t.Fail("the TTL to follow IP_TTL from 33 to 40", fmt.Sprintf("%d, then %d", a, b))
+	}
+}
+
+// icmpHardError: "Destination Unreachable -- codes 2-4. These are hard
+// error conditions, so TCP implementations SHOULD abort the connection
+// (SHLD-26)" (RFC 9293 §3.9.2.2). After a Port Unreachable quoting the
+// DUT's text, the bench's next segment gets a RST (the connection is
+// gone) or, from a stack that keeps it, an ACK (Linux takes it as a soft
+// error in a synchronized state unless IP_RECVERR is set).
+func icmpHardError(t *T) {
+	c, s := t.Established()
+	next := c.RcvNxt()
+	if _, err := s.Send([]byte("doomed"), t.Timing.Reply); err != nil {
+		t.Fatal(fmt.Errorf("DUT send: %w", err))
+	}
+	seg := t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte("doomed")})
+	if err := t.TB.write(t.ctx, icmpError(t, 3, 3, seg)); err != nil {
+		t.Fatal(err)
+	}
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Ack: Ptr(next + 6), Payload: []byte("hello?")})
+	reply := t.Expect(c, TCP{})
+	switch {
+	case reply.Flags.Has(RST):
+	case reply.Flags&^PSH == ACK:
+		t.Allowed("keeps the connection after an ICMP Port Unreachable, as Linux does (a soft error in ESTABLISHED without IP_RECVERR); RFC 9293 §3.9.2.2 SHOULD abort (SHLD-26)")
+	default:
+		t.Fail("a RST (the connection aborted) or an ACK (kept)", reply.String())
+	}
+}
+
+// icmpFragNeeded: Path MTU Discovery (RFC 1191 §6.3): "When a Datagram
+// Too Big message is received, it SHOULD reduce its estimate of the PMTU
+// for the relevant path" and TCP "MUST ... reduce the size of segments
+// it sends"; RFC 9293 §3.7.2: the effective MSS follows the path's MTU
+// (SHLD-6: "MSS accounts for varying MTU"). A Fragmentation Needed with
+// a next-hop MTU of 1000 quotes the DUT's segment in flight; then a
+// 3000-octet send goes out in segments of at most 1000 - 40 octets with
+// their options.
+func icmpFragNeeded(t *T) {
+	c, s := t.Established()
+	noDelay(t, s)
+	next := c.RcvNxt()
+	if _, err := s.Send([]byte("x"), t.Timing.Reply); err != nil {
+		t.Fatal(fmt.Errorf("DUT send: %w", err))
+	}
+	seg := t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte("x")})
+	p := icmpError(t, 3, 4, seg)
+	binary.BigEndian.PutUint16(p[20+6:], 1000) // next-hop MTU
+	binary.BigEndian.PutUint16(p[20+2:], 0)
+	binary.BigEndian.PutUint16(p[20+2:], ^onesSum(p[20:]))
+	if err := t.TB.write(t.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	next++
+	// Text after the ICMP, ACKed: the DUT has taken the ICMP by then (one
+	// link, in order), before the application's next send.
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Ack: Ptr(next), Payload: []byte("y")})
+	t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(c.SndNxt())})
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte('A' + i%26)
+	}
+	if _, err := s.Send(data, t.Timing.Reply); err != nil {
+		t.Fatal(fmt.Errorf("DUT send: %w", err))
+	}
+	limit := 1000 - 40
+	if c.TSOn() {
+		limit -= 12
+	}
+	for got := 0; got < len(data); {
+		seg := t.Expect(c, TCP{})
+		if len(seg.Payload) == 0 {
+			continue
+		}
+		if len(seg.Payload) > limit {
+			t.Fail(fmt.Sprintf("segments of at most %d octets after the Fragmentation Needed", limit), seg.String())
+		}
+		if seg.Seq == next+uint32(got) {
+			got += len(seg.Payload)
+		}
+		t.Send(c, TCP{Ack: Ptr(next + uint32(got))})
 	}
 }

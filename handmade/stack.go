@@ -65,6 +65,9 @@ type StackCounters struct {
 	// SYNCookiesSent and SYNCookiesAccepted count stateless handshakes
 	// (RFC 4987 §3.6) while a SYN queue was full.
 	SYNCookiesSent, SYNCookiesAccepted uint64
+	// ICMPDropped counts ICMP messages that are not errors about a TCP
+	// connection of ours (echo requests, errors quoting nothing we have).
+	ICMPDropped uint64
 	// TimeWaitReopened counts connections a new SYN reopened from
 	// TIME-WAIT (RFC 9293 §3.6.1, RFC 6191).
 	TimeWaitReopened uint64
@@ -198,6 +201,10 @@ func (s *Stack) input(pkt []byte) {
 		return
 	}
 	s.counters.PacketsReceived++
+	if len(pkt) > ipv4Proto && pkt[0]>>4 == 4 && pkt[ipv4Proto] == protoICMP {
+		s.icmp(pkt)
+		return
+	}
 	seg := &s.seg
 	if err := Decode(pkt, seg); err != nil {
 		if errors.Is(err, ErrBadTCPChecksum) || errors.Is(err, ErrBadIPChecksum) {
@@ -259,6 +266,26 @@ func (s *Stack) input(pkt []byte) {
 func validSource(a netip.Addr) bool {
 	b := a.As4()
 	return b[0] != 0 && b[0] != 127 && b[0] < 224
+}
+
+// icmp hands an ICMP error about one of our segments to its connection
+// (RFC 9293 §3.9.2.2); ICMP messages of other kinds, or about nothing we
+// have, are counted and dropped.
+func (s *Stack) icmp(pkt []byte) {
+	e, ok := parseICMPError(pkt)
+	if !ok {
+		s.counters.ICMPDropped++
+		return
+	}
+	c, found := s.conns[fourTuple{e.Local, e.Remote}]
+	if !found || e.Local.Addr() != s.addr || IPv4Header(pkt).Dst() != s.addr.As4() {
+		s.counters.ICMPDropped++
+		return
+	}
+	now := s.clock.Now()
+	s.cfg.Trace.Notef("ICMP type %d code %d about %v -> %v seq %d", e.Type, e.Code, e.Local, e.Remote, uint32(e.SEQ))
+	c.tcb.ICMP(e, now)
+	s.service(c, now)
 }
 
 // noConnection answers a segment for no connection (RFC 9293 §3.10.7.1):

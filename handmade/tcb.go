@@ -50,6 +50,7 @@ type TCB struct {
 	// less our fixed option bytes (RFC 9293 §3.7.1, MUST-16).
 	sndMSS  int
 	peerMSS int
+	softErr string // the last soft ICMP error (icmp.go)
 
 	tsOn, sackOn      bool
 	tsRecent          uint32
@@ -130,6 +131,11 @@ type TCBCounters struct {
 	LossProbes                     uint64 // RFC 8985 §7 tail loss probes
 	LostRetransmissions            uint64 // retransmissions found lost in recovery
 	Urgent                         uint64 // segments with URG, data taken inline
+	// ICMP errors quoting the connection's segments (RFC 9293 §3.9.2.2):
+	// soft ones recorded, hard ones that aborted it, Fragmentation Needed
+	// that lowered the MSS, and ignored ones (Source Quench, a quoted
+	// SEG.SEQ not in flight, an MTU under 68).
+	ICMPSoftErrors, ICMPHardErrors, ICMPFragNeeded, ICMPIgnored uint64
 }
 
 // Errors that end a connection. Each also matches its errno with
@@ -423,6 +429,9 @@ type Info struct {
 	Readable           int
 	Retransmissions    uint64
 	Counters           TCBCounters
+	// SoftError is the last soft ICMP error reported for the connection
+	// (RFC 9293 §3.9.2.2, SHLD-25), empty if none.
+	SoftError string
 }
 
 // Info snapshots the connection.
@@ -433,7 +442,7 @@ func (t *TCB) Info() Info {
 		SndMSS: t.sndMSS, PeerMSS: t.peerMSS, SndShift: t.SND.Shift, RcvShift: t.RCV.Shift,
 		Timestamps: t.tsOn, SACK: t.sackOn,
 		Unacked: int(t.SND.NXT.Sub(t.SND.UNA)), Buffered: t.sndBuf.Len(), Readable: t.rcvBuf.Len(),
-		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters,
+		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters, SoftError: t.softErr,
 	}
 	if t.cc != nil {
 		i.Cwnd, i.Ssthresh = t.cc.Cwnd(), t.cc.Ssthresh()
