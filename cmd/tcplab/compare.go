@@ -317,5 +317,25 @@ func writeMarkdown(file string, m *compare.Matrix) error {
 			fmt.Fprintf(&b, "  - pinned: `%s`\n", strings.Join(set, "`, `"))
 		}
 	}
+	if len(m.Paired) > 0 {
+		b.WriteString("\nPaired runs: a 1 MiB upload, judged from the capture of the in-process end.\n\n" +
+			"| client | server | link | result | intact | clean | segments | retransmitted | RSTs | problems |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, p := range m.Paired {
+			link := p.Wire
+			if p.DUTRole != "" {
+				link += ", " + p.DUTRole + " behind it"
+			}
+			res := "ok"
+			if !p.OK {
+				res = "FAIL " + cell(p.Error)
+			}
+			var segs, retx, rsts int
+			var problems []string
+			if p.Conv != nil {
+				segs, retx, rsts, problems = p.Conv.Segments, p.Conv.Retransmissions, p.Conv.RSTs, p.Conv.Problems
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %v | %v | %d | %d | %d | %s |\n", p.Client, p.Server, link, res, p.Intact, p.Clean, segs, retx, rsts, cell(strings.Join(problems, "; ")))
+		}
+	}
 	return os.WriteFile(file, []byte(b.String()), 0o644)
 }
