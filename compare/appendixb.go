@@ -47,7 +47,7 @@ func (r Requirement) Status(scenarios []Scenario) (status string, by []string) {
 var AppendixB = []Requirement{
 	// PUSH flag
 	{ID: "MAY-16", Feature: "Aggregate or queue un-pushed data", Level: "MAY", OffWire: "a permission: any packetization is allowed, so there is nothing to fail"},
-	{ID: "SHLD-27", Feature: "Sender collapse successive PSH bits", Level: "SHOULD", Gap: "several pushed sends queued behind a closed window, then one segment with PSH once it opens; the stacks' PSH habits differ (gVisor sets it on every segment)"},
+	{ID: "SHLD-27", Feature: "Sender collapse successive PSH bits", Level: "SHOULD"},
 	{ID: "MAY-15", Feature: "SEND call can specify PUSH", Level: "MAY", OffWire: "an API choice (no socket API has it)"},
 	{ID: "MUST-60", Feature: "If cannot [specify PUSH]: sender MUST NOT buffer indefinitely", Level: "MUST NOT"},
 	{ID: "MUST-61", Feature: "If cannot: PSH last segment", Level: "MUST"},

@@ -119,6 +119,7 @@ var scenarioNeeds = map[string][]Capability{
 	"IC-03":  {NeedListener, NeedSend, NeedSocketOptions},
 	"DT-08":  {NeedListener, NeedSend, NeedSocketOptions},
 	"NG-01":  {NeedListener, NeedSend, NeedSocketOptions},
+	"NG-02":  {NeedListener, NeedSend, NeedSocketOptions},
 	"CK-02a": {NeedListener},
 	"CK-02b": {NeedListener, NeedSink},
 	"CK-02c": {NeedListener},

@@ -28,6 +28,8 @@ var ipScenarios = []Scenario{
 		RFC: "RFC 9293 §3.9.2.2", Requirements: []string{"SHLD-26"}, Run: icmpHardError},
 	{ID: "IC-03", Title: "ICMP Fragmentation Needed (MTU 1000): later segments fit the path MTU",
 		RFC: "RFC 9293 §3.7.2; RFC 1191 §6.3", Requirements: []string{"SHLD-6"}, Run: icmpFragNeeded},
+	{ID: "NG-02", Title: "Sends held by Nagle go out together once the ACK comes: one segment, one PSH",
+		RFC: "RFC 9293 §3.9.1.2, §3.7.4", Requirements: []string{"SHLD-27"}, Run: collapsePush},
 	{ID: "DT-08", Title: "A send goes out at once in full-sized segments, the last one pushed",
 		RFC: "RFC 9293 §3.9.1.2, §3.8.6.2.1", Requirements: []string{"MUST-60", "MUST-61", "SHLD-28"}, Run: sendIsPushed},
 	{ID: "NG-01", Title: "Nagle: a small send waits while small data is unacknowledged; TCP_NODELAY sends it at once",
@@ -463,4 +465,39 @@ func icmpFragNeeded(t *T) {
 		}
 		t.Send(c, TCP{Ack: Ptr(next + uint32(got))})
 	}
+}
+
+// collapsePush: "When an application issues a series of SEND calls
+// without setting the PUSH flag, the TCP implementation MAY aggregate the
+// data internally without sending it (MAY-16)... A sender SHOULD collapse
+// successive bits when it packetizes data, to send the largest possible
+// segment (SHLD-27)" (RFC 9293 §3.9.1.2). With Nagle on, "one" goes out
+// and stays unacknowledged; three small sends follow, which Nagle holds
+// (RFC 9293 §3.7.4); the ACK of "one" releases them: in one segment,
+// "abc", not three.
+func collapsePush(t *T) {
+	c, s := t.Established()
+	t.Check(s.SetNoDelay(false))
+	next := c.RcvNxt()
+	send := func(p string) {
+		if _, err := s.Send([]byte(p), t.Timing.Reply); err != nil {
+			t.Fatal(fmt.Errorf("DUT send: %w", err))
+		}
+	}
+	send("one")
+	t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte("one")})
+	next += 3
+	send("a")
+	send("b")
+	send("c")
+	t.Send(c, TCP{Ack: Ptr(next)})
+	seg := t.Expect(c, TCP{Seq: Ptr(next)})
+	switch string(seg.Payload) {
+	case "abc":
+	case "a":
+		t.Fail("the held sends in one segment, \"abc\"", seg.String()+" (then the rest)")
+	default:
+		t.Fail("the held sends in one segment, \"abc\"", seg.String())
+	}
+	t.Send(c, TCP{Ack: Ptr(next + uint32(len(seg.Payload)))})
 }
