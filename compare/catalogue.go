@@ -109,6 +109,8 @@ var scenarioNeeds = map[string][]Capability{
 	"UR-01b": {NeedListener},
 	"UR-02":  {NeedListener, NeedSink},
 	"FC-10":  {NeedListener, NeedAppClose},
+	"RT-06":  {NeedClient},
+	"RT-07":  {NeedListener, NeedSink, NeedSend},
 	"AV-01":  {NeedListener, NeedOtherAddresses},
 	"AV-02":  {NeedListener, NeedOtherAddresses},
 	"AV-03":  {NeedClient},
