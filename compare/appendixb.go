@@ -58,7 +58,7 @@ var AppendixB = []Requirement{
 	{ID: "REC-1", Feature: "Handle window as 32-bit number", Level: "SHOULD", OffWire: "how the stack stores the window; the wire carries 16 bits and a shift, which OP-05a checks"},
 	{ID: "SHLD-14", Feature: "Shrink window from right", Level: "SHOULD NOT"},
 	{ID: "SHLD-15", Feature: "Send new data when window shrinks", Level: "SHOULD NOT"},
-	{ID: "SHLD-16", Feature: "Retransmit old unacked data within window", Level: "SHOULD", Gap: "a window shrunk below text in flight, that text lost: it is retransmitted within the new window"},
+	{ID: "SHLD-16", Feature: "Retransmit old unacked data within window", Level: "SHOULD"},
 	{ID: "SHLD-17", Feature: "Time out conn for data past right edge", Level: "SHOULD NOT", Gap: "text past a shrunk right edge unacknowledged for longer than R2 on the virtual clock: the connection lives"},
 	{ID: "MUST-34", Feature: "Robust against shrinking window", Level: "MUST"},
 	{ID: "MAY-8", Feature: "Receiver's window closed indefinitely", Level: "MAY", OffWire: "a permission of the receiver"},

@@ -110,6 +110,7 @@ var scenarioNeeds = map[string][]Capability{
 	"UR-02":  {NeedListener, NeedSink},
 	"FC-10":  {NeedListener, NeedAppClose},
 	"RT-06":  {NeedClient},
+	"DT-05b": {NeedListener, NeedSend, NeedSocketOptions},
 	"RT-07":  {NeedListener, NeedSink, NeedSend},
 	"AV-01":  {NeedListener, NeedOtherAddresses},
 	"AV-02":  {NeedListener, NeedOtherAddresses},

@@ -125,6 +125,7 @@ var want = map[string]struct{ handmade, netstack, linux Verdict }{
 	"FC-10":  {Pass, Pass, Pass},
 	"RT-06":  {Pass, Allowed, Allowed}, // gVisor and Linux give up on a SYN after about 2 minutes
 	"RT-07":  {Pass, Pass, Pass},
+	"DT-05b": {Pass, Pass, Pass},
 	"AV-01":  {Pass, Pass, Pass},
 	"AV-02":  {Pass, Pass, Pass},
 	"AV-03":  {Pass, Allowed, Pass}, // gVisor's connect() to a broadcast address goes on
