@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"tcplab/netns"
 	"tcplab/netstackref"
@@ -62,14 +65,9 @@ func skipOrFail(t *testing.T, err error) {
 	t.Skip(err)
 }
 
-// scapyDevice runs responder.py as a device tcplab does not drive, in a
-// namespace of its own on one end of a veth pair (ens224, no kernel
-// address: the responder answers ARP for its own), listening on port; the
-// bench's end is in another namespace, also without a kernel address (the
-// bench's is rawlink's own). The responder is killed when t ends; if the
-// test binary dies first (a -timeout), Pdeathsig kills it, and the
-// namespaces go with their last process.
-func scapyDevice(t *testing.T, port uint16) ExternalConfig {
+// scapyPrereqs skips t (fails it in CI) unless it can build namespaces
+// and run the responder, whose interpreter and script it returns.
+func scapyPrereqs(t *testing.T) (python, script string) {
 	t.Helper()
 	if err := netns.CanBuild(); err != nil {
 		skipOrFail(t, err)
@@ -78,16 +76,19 @@ func scapyDevice(t *testing.T, port uint16) ExternalConfig {
 	if err != nil {
 		skipOrFail(t, err)
 	}
-	script, err := filepath.Abs(scapyResponder)
-	if err != nil {
+	if script, err = filepath.Abs(scapyResponder); err != nil {
 		t.Fatal(err)
 	}
-	bench, dev := netns.ForTest(t), netns.ForTest(t)
-	if err := netns.Veth(bench, dev, "ens224", netip.Prefix{}, netip.Prefix{}); err != nil {
-		t.Fatal(err)
-	}
-	devAddr, benchAddr := netip.MustParseAddr("198.19.78.2"), netip.MustParseAddr("198.19.78.1")
-	cmd := exec.Command(python, "-u", script, "--iface", "ens224", "--addr", devAddr.String(), "--port", fmt.Sprint(port))
+	return python, script
+}
+
+// startResponder runs responder.py in dev on iface, answering for addr and
+// listening on port, and returns once it says ready. It is killed when t
+// ends; if the test binary dies first (a -timeout), Pdeathsig kills it,
+// and the namespace goes with its last process.
+func startResponder(t *testing.T, python, script string, dev *netns.Namespace, iface string, addr netip.Addr, port uint16) {
+	t.Helper()
+	cmd := exec.Command(python, "-u", script, "--iface", iface, "--addr", addr.String(), "--port", fmt.Sprint(port))
 	// Pdeathsig follows the thread that forked: the namespace's, which
 	// lives until the namespace's cleanup, after this one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -134,14 +135,35 @@ func scapyDevice(t *testing.T, port uint16) ExternalConfig {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the responder did not say ready within 30 s; stderr:\n%s", stderr.String())
 	}
+}
+
+// scapyContract is what the responder declares, and the time Python needs:
+// twice the kernel's to answer, and to show it will not.
+func scapyContract(addr netip.Addr, port uint16) ExternalConfig {
 	return ExternalConfig{
-		Addr: devAddr, Port: port, Interface: "ens224", BenchAddr: benchAddr,
+		Addr: addr, Port: port,
 		Capabilities: []Capability{NeedListener, NeedSink, NeedClosedPort},
-		// Python parses every frame: give it twice the kernel's time to
-		// answer, and to show it will not.
-		Timing: Timing{Reply: 2 * LinuxTiming.Reply, Quiet: 2 * LinuxTiming.Quiet},
-		Do:     bench.Do,
+		Timing:       Timing{Reply: 2 * LinuxTiming.Reply, Quiet: 2 * LinuxTiming.Quiet},
 	}
+}
+
+// scapyDevice runs the responder in a namespace of its own on one end of
+// a veth pair (ens224, no kernel address: the responder answers ARP for
+// its own), listening on port; the bench reaches it with AF_PACKET from
+// the other end, in another namespace, also without a kernel address (the
+// bench's is rawlink's own).
+func scapyDevice(t *testing.T, port uint16) ExternalConfig {
+	t.Helper()
+	python, script := scapyPrereqs(t)
+	bench, dev := netns.ForTest(t), netns.ForTest(t)
+	if err := netns.Veth(bench, dev, "ens224", netip.Prefix{}, netip.Prefix{}); err != nil {
+		t.Fatal(err)
+	}
+	devAddr := netip.MustParseAddr("198.19.78.2")
+	startResponder(t, python, script, dev, "ens224", devAddr, port)
+	cfg := scapyContract(devAddr, port)
+	cfg.Interface, cfg.BenchAddr, cfg.Do = "ens224", netip.MustParseAddr("198.19.78.1"), bench.Do
+	return cfg
 }
 
 // lockedBuffer is a bytes.Buffer safe for the process's writer and the
@@ -238,13 +260,23 @@ func TestExternalScapy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d scenarios in %v", len(m.Scenarios), time.Since(start).Round(time.Millisecond))
+	checkScapyColumn(t, m, ext, want)
+}
+
+// checkScapyColumn holds the external column of m to want (DEVIATIONS),
+// the responder's capabilities and scapyEcho.
+func checkScapyColumn(t *testing.T, m *Matrix, ext Backend, want map[string]declared) {
+	t.Helper()
 	var b strings.Builder
 	m.WriteText(&b)
 	t.Log("\n" + b.String())
-
-	for i, r := range m.Scenarios {
+	byID := map[string]Scenario{}
+	for _, s := range Scenarios() {
+		byID[s.ID] = s
+	}
+	for _, r := range m.Scenarios {
 		got := r.Results["external"]
-		missing := missingNeeds(all[i], ext)
+		missing := missingNeeds(byID[r.ID], ext)
 		d, isDeclared := want[r.ID]
 		switch {
 		case len(missing) > 0:
@@ -271,4 +303,113 @@ func TestExternalScapy(t *testing.T) {
 	}
 	s := m.Summary["external"]
 	t.Logf("external: %d pass, %d allowed, %d fail, %d n/a, %d error", s.Pass, s.Allowed, s.Fail, s.NA, s.Error)
+}
+
+// routedHosts builds bench — router — dev: the bench's namespace has
+// 198.19.79.1/24 on ens224 and a route to 198.19.80.0/24 through the
+// router (198.19.79.254 there, 198.19.80.254 on its ens256, forwarding
+// on in its namespace only); the device's end of ens256 has no kernel
+// address.
+func routedHosts(t *testing.T) (bench, dev *netns.Namespace) {
+	t.Helper()
+	bench, router, dev := netns.ForTest(t), netns.ForTest(t), netns.ForTest(t)
+	if err := netns.Veth(bench, router, "ens224", netip.MustParsePrefix("198.19.79.1/24"), netip.MustParsePrefix("198.19.79.254/24")); err != nil {
+		t.Fatal(err)
+	}
+	if err := netns.Veth(router, dev, "ens256", netip.MustParsePrefix("198.19.80.254/24"), netip.Prefix{}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	router.Do(func() { err = os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	bench.Do(func() {
+		var l netlink.Link
+		if l, err = netlink.LinkByName("ens224"); err == nil {
+			err = netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index,
+				Dst: &net.IPNet{IP: net.IPv4(198, 19, 80, 0).To4(), Mask: net.CIDRMask(24, 32)}, Gw: net.IPv4(198, 19, 79, 254)})
+		}
+	})
+	if err != nil {
+		t.Fatalf("route to 198.19.80.0/24: %v", err)
+	}
+	return bench, dev
+}
+
+// scapyRoutedScenarios cover every deviation the responder declares but
+// the slow RT-01b, and scenarios it passes, through the kernel's routing.
+const scapyRoutedScenarios = `^(HS-0[1-5]|HS-08b|OP-1[01]|DT-0[1-3]|OW-0|RS-0[1-3]|FC-04|CK-02|IS-01)`
+
+// TestExternalScapyRouted reaches the responder, one router away, through
+// the bench namespace's kernel routing (link route) from an address that
+// kernel owns: the same verdicts as over AF_PACKET on the responder's
+// link, and the kernel's RSTs for the bench's connections, which would
+// reset them on the responder, dropped by the run's filter (there are
+// some: every SYN-ACK and ACK of the responder reaches a kernel with no
+// socket for it).
+func TestExternalScapyRouted(t *testing.T) {
+	want, err := readDeviations(scapyDeviations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	python, script := scapyPrereqs(t)
+	bench, dev := routedHosts(t)
+	devAddr := netip.MustParseAddr("198.19.80.2")
+	startResponder(t, python, script, dev, "ens256", devAddr, 8080)
+	cfg := scapyContract(devAddr, 8080)
+	cfg.Route, cfg.BenchAddr, cfg.Do = true, netip.MustParseAddr("198.19.79.1"), bench.Do
+	var logMu sync.Mutex
+	cfg.Log = func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Logf(format, args...)
+	}
+	if err := ExternalReachable(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	e, ext := newExternal(cfg)
+	if ext.Link != "route" {
+		t.Errorf("link %q, want route", ext.Link)
+	}
+	bs := []Backend{Netstack(netstackref.DefaultOptions()), Linux(), ext}
+	start := time.Now()
+	m, err := Run(context.Background(), Scenarios(), bs, RunOptions{Parallel: 8, Seed: 5, Pattern: scapyRoutedScenarios})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d scenarios in %v", len(m.Scenarios), time.Since(start).Round(time.Millisecond))
+	checkScapyColumn(t, m, ext, want)
+	e.mu.Lock()
+	dropped := e.kernelRSTs
+	e.mu.Unlock()
+	if dropped == 0 {
+		t.Error("the filter dropped no RST of the kernel's: either it never saw the responder's segments or the filter did nothing")
+	}
+	t.Logf("the kernel's RSTs to the responder dropped: %d", dropped)
+}
+
+// TestExternalRouteErrors: through the kernel's routing, a bench address
+// the host does not own, and a device that does not answer, are errors
+// that say so, the second within seconds.
+func TestExternalRouteErrors(t *testing.T) {
+	if err := netns.CanBuild(); err != nil {
+		t.Skip(err)
+	}
+	bench, _ := routedHosts(t)
+	cfg := ExternalConfig{Addr: netip.MustParseAddr("198.19.80.9"), Port: 8080, Route: true,
+		BenchAddr: netip.MustParseAddr("198.19.79.7"), Capabilities: []Capability{NeedListener}, Do: bench.Do}
+	if err := ExternalReachable(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "is not this host's") {
+		t.Errorf("a bench address the host does not own: %v", err)
+	}
+	cfg.BenchAddr = netip.MustParseAddr("198.19.79.1")
+	start := time.Now()
+	err := ExternalReachable(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "does not answer through the kernel's routing") {
+		t.Errorf("a device that is not there: %v", err)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("took %v", d)
+	}
+	t.Log(err)
 }
