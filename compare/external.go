@@ -105,6 +105,11 @@ func joinCaps(cs []Capability) string {
 	return strings.Join(s, ", ")
 }
 
+// RouteMark is the SO_MARK of the bench's raw socket with link route
+// ("tclb"): the run's RST filter spares the packets that carry it, the
+// bench's own RSTs, and drops the kernel's (mark 0).
+const RouteMark = 0x74636c62
+
 // ExternalConfig is the contract with a stack tcplab does not run: where
 // it is, how the bench reaches it, and what its application does.
 type ExternalConfig struct {

@@ -169,6 +169,10 @@ func compareAction(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("--stacks external: %v", err), 2)
 		}
+		if cfg.Route {
+			fmt.Fprintf(c.App.ErrWriter, "compare: external through the kernel's routing from %v; while tcplab runs, a table of its own drops the kernel's RSTs to the device:\n  ip saddr %v ip daddr %v tcp flags rst meta mark != %#x counter drop\n",
+				cfg.BenchAddr, cfg.BenchAddr, cfg.Addr, compare.RouteMark)
+		}
 		if err := compare.ExternalReachable(c.Context, cfg); err != nil {
 			return cli.Exit(fmt.Sprintf("--stacks external: %v", err), 2)
 		}
