@@ -88,6 +88,12 @@ var (
 	// may fire late (Linux's timer wheel rounds long timers up), never
 	// early.
 	configured = tolerance{0.9, 1.5}
+	// keepAliveBand is configured for keep-alive intervals, which Linux
+	// counts in whole seconds from the last segment received and runs in
+	// real time: on a loaded machine (CI runs test packages in parallel)
+	// its 1 s probe came 1.94 s after the answer to the one before, once
+	// in a few runs. Late by up to the interval again, never early.
+	keepAliveBand = tolerance{0.9, 2}
 	// doubling bounds the ratio of one backed-off interval to the one
 	// before (RFC 6298 §5.5: RTO <- RTO * 2).
 	doubling = tolerance{1.5, 3}
@@ -499,7 +505,7 @@ func keepAlive(t *T) {
 	probe := func(after time.Time, want time.Duration, what string) *Segment {
 		seg := t.NextSegment(c, 3*want, stepFor(want))
 		if seg == nil {
-			t.Fail(fmt.Sprintf("a keep-alive probe %s after %s", configured.of(want), what), "nothing")
+			t.Fail(fmt.Sprintf("a keep-alive probe %s after %s", keepAliveBand.of(want), what), "nothing")
 		}
 		sndNxt := c.DUTSndMax()
 		switch {
@@ -511,8 +517,8 @@ func keepAlive(t *T) {
 			t.Allowed("keep-alive probes carry one garbage octet (RFC 9293 §3.8.4, MAY-6)")
 		}
 		d := seg.At.Sub(after)
-		if !configured.has(d, want) {
-			t.Fail(fmt.Sprintf("a keep-alive probe %s after %s", configured.of(want), what), fmt.Sprintf("%v: %s", roundDur(d), seg))
+		if !keepAliveBand.has(d, want) {
+			t.Fail(fmt.Sprintf("a keep-alive probe %s after %s", keepAliveBand.of(want), what), fmt.Sprintf("%v: %s", roundDur(d), seg))
 		}
 		return seg
 	}
@@ -529,8 +535,8 @@ func keepAlive(t *T) {
 	d := t.Now().Sub(p4.At)
 	t.Logf("probes after %v, then %v (idle, after the answer), %v, %v; aborted %v after the last: %v",
 		roundDur(p1.At.Sub(start)), roundDur(p2.At.Sub(answer.At)), roundDur(p3.At.Sub(p2.At)), roundDur(p4.At.Sub(p3.At)), roundDur(d), err)
-	if !configured.has(d, timerKeepIntvl) {
-		t.Fail(fmt.Sprintf("the abort one interval %s after the last probe", configured.of(timerKeepIntvl)), roundDur(d).String())
+	if !keepAliveBand.has(d, timerKeepIntvl) {
+		t.Fail(fmt.Sprintf("the abort one interval %s after the last probe", keepAliveBand.of(timerKeepIntvl)), roundDur(d).String())
 	}
 	lateACKGetsReset(t, c, c.RcvNxt())
 }
