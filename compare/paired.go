@@ -14,6 +14,7 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -161,24 +162,13 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	got := make(chan [32]byte, 1)
-	go func() {
-		var sum [32]byte
-		defer func() { got <- sum }()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		h := sha256.New()
-		if n, err := io.Copy(h, c); err == nil && n == int64(len(data)) {
-			copy(sum[:], h.Sum(nil))
-		}
-		c.Close()
-	}()
-	err = upload(ctx, client, sa, data)
-	sum := <-got
+	got := upload.Receive(ctx, ln, true)
+	err = sendUpload(ctx, client, sa, data)
+	rcv := <-got
+	var sum [32]byte
+	if rcv.Err == nil && rcv.N == int64(len(data)) {
+		sum = rcv.Sum
+	}
 	ln.Close()
 	client.close()
 	server.close()
@@ -189,8 +179,8 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 	r.check(&capture, opt, fmt.Sprintf("paired_%s-to-%s_%d.pcap", r.Client, r.Server, n))
 }
 
-// upload sends data, half-closes, and reads to the server's FIN.
-func upload(ctx context.Context, s pairedStack, to netip.AddrPort, data []byte) error {
+// sendUpload sends data, half-closes, and reads to the server's FIN.
+func sendUpload(ctx context.Context, s pairedStack, to netip.AddrPort, data []byte) error {
 	c, err := s.dial(ctx, to)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -140,7 +141,7 @@ func uploadToDUT(ctx context.Context, us pairedStack, dut DUT, data []byte) (sum
 	upCtx, upCancel := context.WithCancel(ctx)
 	defer upCancel()
 	up := make(chan error, 1)
-	go func() { up <- upload(upCtx, us, netip.AddrPortFrom(dut.Addr(), pairedPort), data) }()
+	go func() { up <- sendUpload(upCtx, us, netip.AddrPortFrom(dut.Addr(), pairedPort), data) }()
 	s, err := accepted.Wait(time.Until(deadlineOf(ctx)))
 	if err != nil {
 		upCancel()
@@ -179,27 +180,7 @@ func uploadFromDUT(ctx context.Context, us pairedStack, dut DUT, data []byte) (s
 		return sum, err
 	}
 	defer ln.Close()
-	got := make(chan [32]byte, 1)
-	go func() {
-		var sum [32]byte
-		defer func() { got <- sum }()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		h := sha256.New()
-		if n, err := io.Copy(h, c); err == nil && n == int64(len(data)) {
-			copy(sum[:], h.Sum(nil))
-		}
-		c.Close()
-		// The DUT's ACK of our FIN ends the conversation: wait for it,
-		// so the capture holds it (handmade; netstack's close waits).
-		if w, ok := c.(interface{ WaitClosed(context.Context) error }); ok {
-			w.WaitClosed(ctx)
-		}
-	}()
+	got := upload.Receive(ctx, ln, true)
 	s, err := dut.Connect(netip.AddrPortFrom(TBAddr, pairedPort)).Wait(time.Until(deadlineOf(ctx)))
 	if err != nil {
 		return sum, fmt.Errorf("%s: connect: %w", dut.Name(), err)
@@ -222,7 +203,16 @@ func uploadFromDUT(ctx context.Context, us pairedStack, dut DUT, data []byte) (s
 		err = fmt.Errorf("%s: %w", dut.Name(), err)
 	}
 	err = errors.Join(err, s.Close())
-	return <-got, err
+	r := <-got
+	// The DUT's ACK of our FIN ends the conversation: wait for it, so the
+	// capture holds it (handmade; netstack's close waits).
+	if w, ok := r.Conn.(interface{ WaitClosed(context.Context) error }); ok {
+		w.WaitClosed(ctx)
+	}
+	if r.Err == nil && r.N == int64(len(data)) {
+		sum = r.Sum
+	}
+	return sum, err
 }
 
 // sendAll sends data through a DUT socket before ctx ends.

@@ -21,6 +21,7 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -347,24 +348,7 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(ctx, opt.Duration+time.Minute)
 	defer cancel()
-	type got struct {
-		n   int64
-		end time.Time
-		err error
-	}
-	gotc := make(chan got, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			gotc <- got{err: err}
-			return
-		}
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		n, err := io.Copy(io.Discard, c)
-		gotc <- got{n, time.Now(), err}
-	}()
+	gotc := upload.Receive(ctx, ln, false)
 	c, err := client.dial(ctx, sa)
 	if err != nil {
 		run.Error = fmt.Sprintf("dial: %v", err)
@@ -385,17 +369,17 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	}
 	g := <-gotc
 	cpu := cpuTime() - cpu0
-	if g.err != nil {
-		run.Error = fmt.Sprintf("server: %v", g.err)
+	if g.Err != nil {
+		run.Error = fmt.Sprintf("server: %v", g.Err)
 		return run
 	}
-	if g.n != sent {
-		run.Error = fmt.Sprintf("server read %d of %d octets", g.n, sent)
+	if g.N != sent {
+		run.Error = fmt.Sprintf("server read %d of %d octets", g.N, sent)
 		return run
 	}
-	el := g.end.Sub(start)
-	run.Bytes, run.Seconds, run.CPUSeconds = g.n, el.Seconds(), cpu.Seconds()
-	run.Mbps = float64(g.n) * 8 / el.Seconds() / 1e6
+	el := g.End.Sub(start)
+	run.Bytes, run.Seconds, run.CPUSeconds = g.N, el.Seconds(), cpu.Seconds()
+	run.Mbps = float64(g.N) * 8 / el.Seconds() / 1e6
 	run.Retransmissions = client.retransmissions(c)
 	return run
 }

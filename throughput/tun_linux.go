@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tcplab/compare"
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -123,24 +124,7 @@ func transferTUN(ctx context.Context, p Pairing, opt Options, capture io.Writer)
 			return run
 		}
 		defer ln.Close()
-		type res struct {
-			n   int64
-			end time.Time
-			err error
-		}
-		done := make(chan res, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				done <- res{err: err}
-				return
-			}
-			defer c.Close()
-			stop := context.AfterFunc(ctx, func() { c.Close() })
-			defer stop()
-			n, err := io.Copy(io.Discard, c)
-			done <- res{n, time.Now(), err}
-		}()
+		done := upload.Receive(ctx, ln, false)
 		s, err := dut.Connect(netip.AddrPortFrom(compare.TBAddr, benchPort)).Wait(time.Until(deadline))
 		if err != nil {
 			run.Error = fmt.Sprintf("kernel connect: %v", err)
@@ -158,11 +142,11 @@ func transferTUN(ctx context.Context, p Pairing, opt Options, capture io.Writer)
 			return run
 		}
 		r := <-done
-		if r.err != nil || r.n != sent {
-			run.Error = fmt.Sprintf("%s read %d of %d octets: %v", user, r.n, sent, r.err)
+		if r.Err != nil || r.N != sent {
+			run.Error = fmt.Sprintf("%s read %d of %d octets: %v", user, r.N, sent, r.Err)
 			return run
 		}
-		got, end = r.n, r.end
+		got, end = r.N, r.End
 	}
 	el := end.Sub(start)
 	run.Bytes, run.Seconds, run.CPUSeconds = got, el.Seconds(), (cpuTime() - cpu0).Seconds()
