@@ -356,7 +356,6 @@ func TestWriteBackpressure(t *testing.T) {
 		}
 		errc <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
 	closed := time.Now()
 	l.Close()
 	select {
