@@ -65,13 +65,15 @@ type Bench struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu      sync.Mutex
-	conns   []*Conn
-	strays  []string
-	badSums []string // DUT segments with a bad checksum (MUST-2)
-	err     error    // the link's failure, once it failed
-	log     []string
-	usedPrt map[uint16]bool
+	mu     sync.Mutex
+	conns  []*Conn
+	strays []string
+	// straySegs are the TCP segments among strays.
+	straySegs []*Segment
+	badSums   []string // DUT segments with a bad checksum (MUST-2)
+	err       error    // the link's failure, once it failed
+	log       []string
+	usedPrt   map[uint16]bool
 
 	// dutPort maps a scenario's DUT port to the device's, and claim takes
 	// an ephemeral port from a set shared with other runs (External);
@@ -154,6 +156,15 @@ func (b *Bench) dispatch(p []byte, readErr error) {
 		}
 	}
 	b.strays = append(b.strays, seg.String())
+	b.straySegs = append(b.straySegs, seg)
+}
+
+// StraySegments are the TCP segments among Strays: ones no connection of
+// the bench claimed (sent to an address or port the bench did not open).
+func (b *Bench) StraySegments() []*Segment {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*Segment(nil), b.straySegs...)
 }
 
 // Err is the link's failure, if it failed.
@@ -497,6 +508,7 @@ func (c *Conn) fill(ip *IPv4, tcp *TCP) *wireSegment {
 	setIf(&w.ttl, ip.TTL)
 	setIf(&w.id, ip.ID)
 	setIf(&w.df, ip.DF)
+	w.ipOptions = ip.Options
 	if tcp.SrcPort != nil {
 		w.src = netip.AddrPortFrom(w.src.Addr(), *tcp.SrcPort)
 	}

@@ -3,7 +3,7 @@ package compare
 // Scenarios is the catalogue, in CONFORMANCE.md's order of sections.
 func Scenarios() []Scenario {
 	var all []Scenario
-	for _, part := range [][]Scenario{handshakeScenarios, optionScenarios, dataScenarios, transferScenarios, windowScenarios, resetScenarios, closeScenarios, timerScenarios, zeroWindowScenarios, urgentScenarios, checksumScenarios, isnScenarios} {
+	for _, part := range [][]Scenario{handshakeScenarios, optionScenarios, dataScenarios, transferScenarios, windowScenarios, resetScenarios, closeScenarios, timerScenarios, zeroWindowScenarios, urgentScenarios, checksumScenarios, isnScenarios, ipScenarios} {
 		all = append(all, part...)
 	}
 	for i := range all {
@@ -108,6 +108,21 @@ var scenarioNeeds = map[string][]Capability{
 	"UR-01a": {NeedListener},
 	"UR-01b": {NeedListener},
 	"UR-02":  {NeedListener, NeedSink},
+	"FC-10":  {NeedListener, NeedAppClose},
+	"RT-06":  {NeedClient},
+	"DT-05b": {NeedListener, NeedSend, NeedSocketOptions},
+	"RT-07":  {NeedListener, NeedSink, NeedSend},
+	"AV-01":  {NeedListener, NeedOtherAddresses},
+	"AV-02":  {NeedListener, NeedOtherAddresses},
+	"AV-03":  {NeedClient},
+	"IP-01":  {NeedListener, NeedSink},
+	"IP-02":  {NeedListener, NeedSend, NeedSocketOptions},
+	"IC-01":  {NeedListener, NeedSink, NeedSend},
+	"IC-02":  {NeedListener, NeedSend},
+	"IC-03":  {NeedListener, NeedSend, NeedSocketOptions},
+	"DT-08":  {NeedListener, NeedSend, NeedSocketOptions},
+	"NG-01":  {NeedListener, NeedSend, NeedSocketOptions},
+	"NG-02":  {NeedListener, NeedSend, NeedSocketOptions},
 	"CK-02a": {NeedListener},
 	"CK-02b": {NeedListener, NeedSink},
 	"CK-02c": {NeedListener},

@@ -122,6 +122,21 @@ var want = map[string]struct{ handmade, netstack, linux Verdict }{
 	"UR-02":  {Pass, Pass, Allowed},
 	"IS-01a": {Pass, Allowed, Allowed}, // gVisor's ISN clock ticks every 64 ns, the RFC's every 4 µs
 	"IS-01b": {Pass, Pass, Pass},
+	"FC-10":  {Pass, Pass, Pass},
+	"RT-06":  {Pass, Allowed, Allowed}, // gVisor and Linux give up on a SYN after about 2 minutes
+	"RT-07":  {Pass, Pass, Pass},
+	"DT-05b": {Pass, Pass, Pass},
+	"AV-01":  {Pass, Pass, Pass},
+	"AV-02":  {Pass, Pass, Pass},
+	"AV-03":  {Pass, Allowed, Pass}, // gVisor's connect() to a broadcast address goes on
+	"IP-01":  {Pass, Pass, Pass},
+	"IP-02":  {Pass, Pass, Pass},
+	"IC-01":  {Pass, Pass, Pass},
+	"IC-02":  {Pass, Allowed, Allowed}, // Linux and gVisor keep the connection
+	"IC-03":  {Pass, Pass, Pass},
+	"DT-08":  {Pass, Allowed, Pass}, // gVisor's segments are 1420 octets, the MSS 1448
+	"NG-01":  {Pass, Pass, Allowed}, // Linux's tail loss probe sends what Nagle held
+	"NG-02":  {Pass, Pass, Pass},
 }
 
 // withLinux returns the in-process backends and, when this process can
@@ -238,10 +253,13 @@ func checkMatrix(t *testing.T, backends []Backend, linuxSkip error, differs map[
 	}
 }
 
-// TestScenarioCatalogue: IDs are unique and name a CONFORMANCE.md entry;
-// every scenario cites its RFC section and Appendix B IDs well formed.
+// TestScenarioCatalogue: IDs are unique and name a CONFORMANCE.md entry,
+// or, in a family of their own (AV addresses, IP options, IC ICMP, NG
+// Nagle), the Appendix B requirements they check; every scenario cites
+// its RFC section and Appendix B IDs well formed.
 func TestScenarioCatalogue(t *testing.T) {
-	id := regexp.MustCompile(`^(HS|OP|DT|OW|RS|FC|RT|ZW|UR|CK|IS)-\d\d[a-z]?$`)
+	id := regexp.MustCompile(`^(HS|OP|DT|OW|RS|FC|RT|ZW|UR|CK|IS|AV|IP|IC|NG)-\d\d[a-z]?$`)
+	beyond := regexp.MustCompile(`^(AV|IP|IC|NG)-`)
 	req := regexp.MustCompile(`^(MUST|SHLD|MAY|REC)-\d+$`)
 	seen := map[string]bool{}
 	all := Scenarios()
@@ -255,6 +273,9 @@ func TestScenarioCatalogue(t *testing.T) {
 		seen[s.ID] = true
 		if !id.MatchString(s.ID) {
 			t.Errorf("ID %q is not a CONFORMANCE.md ID", s.ID)
+		}
+		if beyond.MatchString(s.ID) && len(s.Requirements) == 0 {
+			t.Errorf("%s is in no CONFORMANCE.md family and names no Appendix B requirement", s.ID)
 		}
 		if s.Title == "" || !strings.Contains(s.RFC, "RFC ") || s.Run == nil {
 			t.Errorf("%s: title %q, RFC %q, run set %v", s.ID, s.Title, s.RFC, s.Run != nil)

@@ -79,6 +79,12 @@ type Socket interface {
 	// SetUserTimeout sets TCP_USER_TIMEOUT (RFC 5482; RFC 9293 §3.8.3 R2,
 	// MUST-21); 0 turns it off.
 	SetUserTimeout(d time.Duration) error
+	// SetTTL sets IP_TTL: the TTL of the socket's segments (RFC 9293
+	// §3.9.1, MUST-49).
+	SetTTL(ttl uint8) error
+	// SetTOS sets IP_TOS: the Diffserv field of the socket's segments
+	// (RFC 9293 §3.9.1, MUST-48, SHLD-21, SHLD-22).
+	SetTOS(tos uint8) error
 	// LocalPort is the socket's local port.
 	LocalPort() uint16
 }

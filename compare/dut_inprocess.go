@@ -240,6 +240,8 @@ type tcpOptions interface {
 	SetKeepAlive(bool) error
 	SetKeepAliveConfig(idle, interval time.Duration, count int) error
 	SetUserTimeout(time.Duration) error
+	SetTTL(int) error
+	SetTOS(int) error
 }
 
 // socket is a Socket over a net.Conn of an in-process stack.
@@ -278,6 +280,8 @@ func (s *socket) SetKeepAlive(k KeepAlive) error {
 }
 
 func (s *socket) SetUserTimeout(d time.Duration) error { return s.tcp.SetUserTimeout(d) }
+func (s *socket) SetTTL(ttl uint8) error               { return s.tcp.SetTTL(int(ttl)) }
+func (s *socket) SetTOS(tos uint8) error               { return s.tcp.SetTOS(int(tos)) }
 
 func (s *socket) LocalPort() uint16 {
 	if a, ok := s.c.LocalAddr().(*net.TCPAddr); ok {

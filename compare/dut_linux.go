@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -159,6 +160,22 @@ func (d *linuxDUT) kernelTCP() ([]KernelSocket, error) {
 		})
 	}
 	return out, nil
+}
+
+// sysctlInt reads an integer sysctl of the DUT's namespace (/proc/sys/net
+// shows the reading thread's namespace).
+func (d *linuxDUT) sysctlInt(key string) (int, error) {
+	var b []byte
+	var err error
+	d.ns.Do(func() { b, err = os.ReadFile("/proc/sys/" + strings.ReplaceAll(key, ".", "/")) })
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", key, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return n, nil
 }
 
 // plainQdisc gives the device a pfifo queue, as packetdrill does on its
@@ -492,6 +509,20 @@ func (s *linuxSocket) SetKeepAlive(k KeepAlive) error {
 			}
 		}
 		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(k.On))
+	})
+}
+
+// SetTTL is IP_TTL.
+func (s *linuxSocket) SetTTL(ttl uint8) error {
+	return s.control("setsockopt IP_TTL", func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, int(ttl))
+	})
+}
+
+// SetTOS is IP_TOS (Linux keeps the ECN bits its own).
+func (s *linuxSocket) SetTOS(tos uint8) error {
+	return s.control("setsockopt IP_TOS", func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, int(tos))
 	})
 }
 

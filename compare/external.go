@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
@@ -61,6 +62,11 @@ const (
 	// the bench never sends two different octets for one sequence number;
 	// otherwise what it read could only be learnt from an echo.
 	NeedEcho Capability = "echo"
+	// NeedOtherAddresses: the scenario sends from or to an address that
+	// is neither the bench's nor the device's (a broadcast destination, a
+	// spoofed source). Against a device tcplab does not run, the bench
+	// sends only between the two, whatever the user declares.
+	NeedOtherAddresses Capability = "other-addresses"
 )
 
 // Declarable are the capabilities ParseCapabilities accepts.
@@ -80,6 +86,8 @@ func ParseCapabilities(s string) ([]Capability, error) {
 			if !slices.Contains(out, c) {
 				out = append(out, c)
 			}
+		case c == NeedOtherAddresses:
+			return nil, fmt.Errorf("capability %q cannot be declared: against an external device the bench sends only between its address and the device's", f)
 		case slices.Contains([]Capability{NeedSend, NeedAppClose, NeedSocketOptions, NeedClient, NeedEcho}, c):
 			return nil, fmt.Errorf("capability %q cannot be declared yet: tcplab has no way to ask a foreign application for it (declarable: %s)", f, joinCaps(Declarable))
 		default:
@@ -97,6 +105,11 @@ func joinCaps(cs []Capability) string {
 	return strings.Join(s, ", ")
 }
 
+// RouteMark is the SO_MARK of the bench's raw socket with link route
+// ("tclb"): the run's RST filter spares the packets that carry it, the
+// bench's own RSTs, and drops the kernel's (mark 0).
+const RouteMark = 0x74636c62
+
 // ExternalConfig is the contract with a stack tcplab does not run: where
 // it is, how the bench reaches it, and what its application does.
 type ExternalConfig struct {
@@ -106,9 +119,15 @@ type ExternalConfig struct {
 	// Interface is the Ethernet interface the device is reached on
 	// (rawlink, AF_PACKET): the bench sends only there, and only to Addr.
 	Interface string
-	// BenchAddr is the bench's own IPv4 address on that link, one the
+	// Route, instead of Interface, reaches the device through the
+	// kernel's routing (a raw IP socket; the device may be hops away),
+	// with the kernel's own RSTs to Addr dropped for the run (rstfilter).
+	Route bool
+	// BenchAddr is the bench's own IPv4 address. On an Interface, one the
 	// host does not own: rawlink answers ARP for it, and no kernel on the
 	// bench's side sees the connections (so none answers them with RSTs).
+	// With Route, one the host owns, from which Addr is routed (the src of
+	// `ip route get ADDR`): the device's answers come back to it.
 	BenchAddr netip.Addr
 	// Capabilities are what the device's application does.
 	Capabilities []Capability
@@ -123,8 +142,8 @@ type ExternalConfig struct {
 }
 
 // ParseExternalConfig reads a short config file: one "key value" (or
-// key=value) per line, # comments, keys addr, port, link (iface:NAME),
-// bench-addr, can (listen,sink). Example:
+// key=value) per line, # comments, keys addr, port, link (iface:NAME or
+// route), bench-addr, can (listen,sink). Example:
 //
 //	addr 10.9.0.2
 //	port 8080
@@ -160,7 +179,7 @@ func ParseExternalConfig(file string) (ExternalConfig, error) {
 }
 
 // Set sets one field by its flag or file key: addr, port, link
-// (iface:NAME), bench-addr, can.
+// (iface:NAME or route), bench-addr, can.
 func (c *ExternalConfig) Set(key, value string) error {
 	var err error
 	switch key {
@@ -175,11 +194,15 @@ func (c *ExternalConfig) Set(key, value string) error {
 		}
 		c.Port = uint16(p)
 	case "link":
+		if value == "route" {
+			c.Route, c.Interface = true, ""
+			break
+		}
 		kind, name, ok := strings.Cut(value, ":")
 		if !ok || kind != "iface" || name == "" {
-			return fmt.Errorf("link %q: expected iface:NAME (an Ethernet interface, for example iface:ens224)", value)
+			return fmt.Errorf("link %q: expected iface:NAME (an Ethernet interface, for example iface:ens224) or route (through the kernel's routing)", value)
 		}
-		c.Interface = name
+		c.Interface, c.Route = name, false
 	case "can":
 		c.Capabilities, err = ParseCapabilities(value)
 	default:
@@ -211,11 +234,11 @@ func (c ExternalConfig) Check() error {
 	if c.Port == 0 {
 		missing = append(missing, "its port (port)")
 	}
-	if c.Interface == "" {
-		missing = append(missing, "the link it is on (link iface:NAME)")
+	if c.Interface == "" && !c.Route {
+		missing = append(missing, "the link it is on (link iface:NAME, or link route)")
 	}
 	if !c.BenchAddr.IsValid() {
-		missing = append(missing, "the bench's own address on that link (bench-addr)")
+		missing = append(missing, "the bench's own address (bench-addr)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("external: missing %s", strings.Join(missing, ", "))
@@ -232,14 +255,16 @@ func (c ExternalConfig) Check() error {
 func (c ExternalConfig) can(x Capability) bool { return slices.Contains(c.Capabilities, x) }
 
 // External is the backend of a stack tcplab does not run, reached at
-// cfg.Addr over the Ethernet interface cfg.Interface (rawlink) with the
-// bench on cfg.BenchAddr. One AF_PACKET link serves every run at once
+// cfg.Addr over the Ethernet interface cfg.Interface (rawlink), or
+// through the kernel's routing (cfg.Route, routeLink), with the bench on
+// cfg.BenchAddr. One link serves every run at once
 // (opened with the first, closed with the last); each run's bench gets
 // its ports from a set shared by the whole run, so no two scenarios, and
 // no scenario and a connection an earlier one left in the device, share
 // a 4-tuple. The bench sends only IPv4 to cfg.Addr; anything else is
-// refused. Opening the link resolves cfg.Addr with ARP first: a device
-// that does not answer within a few seconds is an error that says so.
+// refused. Opening the link checks the device answers first (ARP on an
+// interface; a SYN through the kernel's routing): a device that does not
+// answer within a few seconds is an error that says so.
 //
 // The DUT is what the contract allows, and nothing more (see
 // Capability): Listen on DUTPort is a no-op and Accept returns once the
@@ -248,16 +273,26 @@ func (c ExternalConfig) can(x Capability) bool { return slices.Contains(c.Capabi
 // scenario that made one, or whose Setup needs socket options, is n/a,
 // naming the capability. Timer scenarios run in real time, as on linux.
 func External(cfg ExternalConfig) Backend {
+	_, b := newExternal(cfg)
+	return b
+}
+
+// newExternal is External, with the backend's state for tests.
+func newExternal(cfg ExternalConfig) (*externalBackend, Backend) {
 	e := &externalBackend{cfg: cfg, ports: map[uint16]*externalLink{}}
 	caps := append([]Capability{}, cfg.Capabilities...) // never nil: nil is "can do all"
 	timing := cfg.Timing
 	if timing == (Timing{}) {
 		timing = LinuxTiming
 	}
-	return Backend{
+	link := "iface:" + cfg.Interface
+	if cfg.Route {
+		link = "route"
+	}
+	return e, Backend{
 		Name:         "external",
 		Version:      fmt.Sprintf("%v:%d (can: %s)", cfg.Addr, cfg.Port, joinCaps(caps)),
-		Link:         "iface:" + cfg.Interface,
+		Link:         link,
 		Timing:       timing,
 		Capabilities: caps,
 		benchAddr:    cfg.BenchAddr,
@@ -266,29 +301,17 @@ func External(cfg ExternalConfig) Backend {
 	}
 }
 
-// The next external device, not built yet (issue #8): a responder
-// written for the test with Scapy (Debian's python3-scapy), a handshake
-// and a stop-and-wait receive, as the article's script. Its contract:
-//
-//   - It runs in a namespace of its own on one end of a veth pair (like
-//     kernelDevice in external_linux_test.go), on an address no kernel
-//     there owns (it answers ARP itself, or the namespace's kernel has
-//     the address and an nftables rule drops its RSTs), listening on a
-//     port given on its command line, and prints "ready" on stdout once
-//     sniffing.
-//   - Declared: listen, sink (it ACKs every in-order segment and keeps
-//     the octets), closed-port (it answers a SYN to any other port with
-//     <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>).
-//   - Its deviations are written beside it, each a sentence and the
-//     scenario IDs it must fail, for example: it ignores out-of-window
-//     segments (no ACK: OW-02a), it never retransmits its SYN-ACK
-//     (HS-04, RT-01b), no options in its SYN-ACK (HS-02a, OP-*), a RST
-//     with any sequence number in the window resets (RS-01b).
-//   - The test asserts the external column is exactly: fail on the
-//     declared deviations, n/a (naming send, close, sockopts, client)
-//     where the catalogue's Needs say so, and the linux column's verdict
-//     everywhere else; a verdict that is none of these is a finding in
-//     the bench or the responder.
+// Two external devices are tested here (issue #8): the Linux kernel in a
+// namespace of its own (external_linux_test.go), whose column must equal
+// the linux backend's, and testdata/scapy/responder.py, a handshake and a
+// stop-and-wait receive written with Scapy as the article's server,
+// reached both over AF_PACKET on its link and through the kernel's
+// routing one router away (external_scapy_linux_test.go). The responder's
+// deviations are declared beside it (testdata/scapy/DEVIATIONS), each a
+// sentence and the scenarios it must fail, and its column must be exactly
+// those fails, n/a where an undeclared capability or a feature it never
+// negotiates says so, and pass (or a reference's allowed answer)
+// everywhere else: any other verdict is a bug in the bench or in it.
 
 // missingNeeds lists what scenario s needs that backend b cannot do: its
 // declared Needs and what its Setup implies. A backend without declared
@@ -314,7 +337,7 @@ func missingNeeds(s Scenario, b Backend) []Capability {
 func naReason(missing []Capability) string {
 	var undeclarable []string
 	for _, c := range missing {
-		if !slices.Contains(Declarable, c) {
+		if !slices.Contains(Declarable, c) && c != NeedOtherAddresses {
 			undeclarable = append(undeclarable, string(c))
 		}
 	}
@@ -322,20 +345,27 @@ func naReason(missing []Capability) string {
 	if len(undeclarable) > 0 {
 		s += " (" + strings.Join(undeclarable, ", ") + ": no way yet to ask a foreign application)"
 	}
+	if slices.Contains(missing, NeedOtherAddresses) {
+		s += " (other-addresses: the bench sends an external device nothing but packets from its own address to the device's)"
+	}
 	return s
 }
 
-// externalBackend shares one rawlink among the runs of a backend.
+// externalBackend shares one link (rawlink, or routeLink) among the runs
+// of a backend.
 type externalBackend struct {
 	cfg ExternalConfig
 
 	mu      sync.Mutex
-	link    *rawlink.Link
+	link    wire.Link // a *rawlink.Link or a routeLink
 	refs    int
 	done    chan struct{}            // closed when the reader of link ends
 	err     error                    // why the link could not be opened: every later run fails at once
 	closing chan struct{}            // closed once the link being closed is
 	ports   map[uint16]*externalLink // bench ports, for the whole backend's life; nil value: a finished run's
+	// kernelRSTs counts the RSTs of the kernel's that the routed links'
+	// filters dropped (Route).
+	kernelRSTs uint64
 }
 
 // start opens (or shares) the link, makes the run's view of it and the
@@ -383,14 +413,14 @@ func (e *externalBackend) acquire(ctx context.Context) error {
 	return nil
 }
 
-// ExternalReachable opens the link of cfg, checks the device answers ARP
-// and closes it: what a command checks before running a matrix against
-// the device.
+// ExternalReachable opens the link of cfg, checks the device answers
+// (ARP, or a SYN through the kernel's routing) and closes it: what a
+// command checks before running a matrix against the device.
 func ExternalReachable(ctx context.Context, cfg ExternalConfig) error {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	l, done, err := openExternal(ctx, cfg, func(l *rawlink.Link, done chan struct{}) {
+	l, done, err := openExternal(ctx, cfg, func(l wire.Link, done chan struct{}) {
 		defer close(done)
 		buf := make([]byte, 1<<16)
 		for {
@@ -407,9 +437,22 @@ func ExternalReachable(ctx context.Context, cfg ExternalConfig) error {
 	return nil
 }
 
-// openExternal opens the rawlink of cfg, starts reader on it (which
-// closes done when the link is closed) and resolves the device.
-func openExternal(ctx context.Context, cfg ExternalConfig, reader func(*rawlink.Link, chan struct{})) (*rawlink.Link, chan struct{}, error) {
+// openExternal opens the link of cfg, starts reader on it (which closes
+// done when the link is closed) and checks the device answers.
+func openExternal(ctx context.Context, cfg ExternalConfig, reader func(wire.Link, chan struct{})) (wire.Link, chan struct{}, error) {
+	if cfg.Route {
+		l, err := openRoute(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := probe(ctx, l, cfg); err != nil {
+			l.Close()
+			return nil, nil, err
+		}
+		done := make(chan struct{})
+		go reader(l, done)
+		return l, done, nil
+	}
 	var l *rawlink.Link
 	var err error
 	open := func() {
@@ -435,6 +478,85 @@ func openExternal(ctx context.Context, cfg ExternalConfig, reader func(*rawlink.
 		return nil, nil, err
 	}
 	return l, done, nil
+}
+
+// probe checks that a device reached through the kernel's routing
+// answers, before any run: three SYNs a second apart to its listener
+// (listen declared: it must answer with a SYN-ACK, which a RST then
+// closes) or to its closed port (closed-port declared: a RST), from a
+// port below the dynamic range the bench picks its own from. A device that
+// declared neither is asked nothing.
+func probe(ctx context.Context, l wire.Link, cfg ExternalConfig) error {
+	var port uint16
+	switch {
+	case cfg.can(NeedListener):
+		port = cfg.Port
+	case cfg.can(NeedClosedPort):
+		port = cfg.Port + 1
+	default:
+		return nil
+	}
+	local := uint16(32768 + rand.IntN(16384))
+	iss := rand.Uint32()
+	seg := wireSegment{src: netip.AddrPortFrom(cfg.BenchAddr, local), dst: netip.AddrPortFrom(cfg.Addr, port), ttl: 64, seq: iss, flags: SYN, window: 65535}
+	syn, err := build(&seg)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<16)
+	for sent := 1; sent <= 3; sent++ {
+		if err := l.WritePacket(ctx, syn); err != nil {
+			return fmt.Errorf("external: sending to %v through the kernel's routing: %w", cfg.Addr, err)
+		}
+		wait := time.Second
+		if sent == 3 {
+			wait = 2 * time.Second
+		}
+		rctx, cancel := context.WithTimeout(ctx, wait)
+		answered, err := awaitAnswer(rctx, l, buf, port, local, iss)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			return fmt.Errorf("external: reading through the kernel's routing: %w", err)
+		}
+		if answered != nil {
+			if answered.flags&RST == 0 {
+				seg.seq, seg.flags = iss+1, RST
+				if rst, err := build(&seg); err == nil {
+					l.WritePacket(ctx, rst)
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("external: %v does not answer through the kernel's routing (3 SYNs to port %d from %v, no SYN-ACK or RST within 4 s): is it up, %s, and routed from here (ip route get %v)?",
+		cfg.Addr, port, cfg.BenchAddr, map[bool]string{true: "listening", false: "with nothing on that port"}[port == cfg.Port], cfg.Addr)
+}
+
+// awaitAnswer reads l until a SYN-ACK of iss or a RST arrives from the
+// device's port to the bench's local one, or ctx ends (nil).
+func awaitAnswer(ctx context.Context, l wire.Link, buf []byte, port, local uint16, iss uint32) (*wireTCP, error) {
+	for {
+		n, err := l.ReadPacket(ctx, buf)
+		if errors.Is(err, wire.ErrTruncated) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		w, ok := parseWire(buf[:n])
+		if !ok || w.src != port || w.dst != local {
+			continue
+		}
+		if w.flags&RST != 0 || w.flags&(SYN|ACK) == SYN|ACK && w.ack == iss+1 {
+			return &w, nil
+		}
+	}
 }
 
 // resolve sends one ICMP echo request to the device, which makes the link
@@ -491,15 +613,25 @@ func (e *externalBackend) release() {
 	e.mu.Unlock()
 	l.Close()
 	<-done // the reader may wait for e.mu: not held here
+	var dropped uint64
+	if r, ok := l.(interface{ kernelRSTsDropped() (uint64, error) }); ok {
+		if n, err := r.kernelRSTsDropped(); err == nil {
+			dropped = n
+			if e.cfg.Log != nil && n > 0 {
+				e.cfg.Log("external: route: dropped %d RSTs the kernel sent %v for the bench's connections", n, e.cfg.Addr)
+			}
+		}
+	}
 	e.mu.Lock()
 	e.closing = nil
+	e.kernelRSTs += dropped
 	e.mu.Unlock()
 	close(closing)
 }
 
 // reader hands each IPv4 TCP packet from the device to the run that owns
 // its destination port; the rest is dropped.
-func (e *externalBackend) reader(l *rawlink.Link, done chan struct{}) {
+func (e *externalBackend) reader(l wire.Link, done chan struct{}) {
 	defer close(done)
 	buf := make([]byte, 1<<16)
 	for {

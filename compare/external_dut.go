@@ -416,4 +416,6 @@ func (s *externalSocket) sockopt() error {
 func (s *externalSocket) SetNoDelay(bool) error              { return s.sockopt() }
 func (s *externalSocket) SetKeepAlive(KeepAlive) error       { return s.sockopt() }
 func (s *externalSocket) SetUserTimeout(time.Duration) error { return s.sockopt() }
+func (s *externalSocket) SetTTL(uint8) error                 { return s.sockopt() }
+func (s *externalSocket) SetTOS(uint8) error                 { return s.sockopt() }
 func (s *externalSocket) LocalPort() uint16                  { return s.f.devPort }

@@ -45,6 +45,18 @@ func TestParseExternalConfig(t *testing.T) {
 	if _, err := ParseExternalConfig(f); err == nil || !strings.Contains(err.Error(), ":1: link") {
 		t.Errorf("link without iface: %v", err)
 	}
+	if err := cfg.Set("link", "route"); err != nil || !cfg.Route || cfg.Interface != "" {
+		t.Errorf("link route: %+v, %v", cfg, err)
+	}
+	if err := cfg.Check(); err != nil {
+		t.Errorf("Check with link route: %v", err)
+	}
+	if b := External(cfg); b.Link != "route" {
+		t.Errorf("External's link with link route: %q", b.Link)
+	}
+	if err := cfg.Set("link", "iface:ens224"); err != nil || cfg.Route || cfg.Interface != "ens224" {
+		t.Errorf("link iface after route: %+v, %v", cfg, err)
+	}
 }
 
 // TestMissingNeeds: a scenario's declared needs and its Setup's are

@@ -62,6 +62,16 @@ type IPv4 struct {
 	TTL      *uint8
 	ID       *uint16
 	DF       *bool
+	// Options are IPv4 options to send (each with its type, length and
+	// data; padded to a word); ignored when expecting.
+	Options []IPv4Option
+}
+
+// IPv4Option is one IPv4 option (RFC 791 §3.1): Type alone for the
+// one-octet options (0 EOL, 1 NOP), else Type, a length, and Data.
+type IPv4Option struct {
+	Type uint8
+	Data []byte
 }
 
 // TCP is the TCP layer of a segment the bench sends or expects. A nil

@@ -29,6 +29,7 @@ type wireSegment struct {
 	options     Options
 	payload     []byte
 	badChecksum bool
+	ipOptions   []IPv4Option
 }
 
 // build serializes w as an IPv4 packet.
@@ -44,6 +45,9 @@ func build(w *wireSegment) ([]byte, error) {
 	}
 	if w.df {
 		ip.Flags = layers.IPv4DontFragment
+	}
+	for _, o := range w.ipOptions {
+		ip.Options = append(ip.Options, layers.IPv4Option{OptionType: o.Type, OptionLength: uint8(2 + len(o.Data)), OptionData: o.Data})
 	}
 	tcp := &layers.TCP{
 		SrcPort: layers.TCPPort(w.src.Port()),

@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -37,7 +35,15 @@ type Paired struct {
 	DurationMS int64         `json:"duration_ms"`
 	Pcap       string        `json:"pcap,omitempty"`
 	OK         bool          `json:"ok"`
-	wireIm     wire.Impairment
+	// DUTRole is, in a run of RunPairedWith, the role of the stack the
+	// backend runs behind its link ("server" or "client"); the other end
+	// is in process on the bench's side of that link.
+	DUTRole string `json:"dut_role,omitempty"`
+	wireIm  wire.Impairment
+	// RunPairedWith: the backend whose DUT is one end, and whether it
+	// serves (the in-process stack is then the client).
+	backend   Backend
+	dutServes bool
 }
 
 // PairedOptions choose the paired runs.
@@ -156,24 +162,13 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	got := make(chan [32]byte, 1)
-	go func() {
-		var sum [32]byte
-		defer func() { got <- sum }()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		h := sha256.New()
-		if n, err := io.Copy(h, c); err == nil && n == int64(len(data)) {
-			copy(sum[:], h.Sum(nil))
-		}
-		c.Close()
-	}()
-	err = upload(ctx, client, sa, data)
-	sum := <-got
+	got := upload.Receive(ctx, ln, true)
+	err = sendUpload(ctx, client, sa, data)
+	rcv := <-got
+	var sum [32]byte
+	if rcv.Err == nil && rcv.N == int64(len(data)) {
+		sum = rcv.Sum
+	}
 	ln.Close()
 	client.close()
 	server.close()
@@ -181,23 +176,11 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 		r.Error = err.Error()
 	}
 	r.Intact = sum == want
-	if opt.PcapDir != "" {
-		f := filepath.Join(opt.PcapDir, fmt.Sprintf("paired_%s-to-%s_%d.pcap", r.Client, r.Server, n))
-		if werr := os.WriteFile(f, capture.Bytes(), 0o644); werr == nil {
-			r.Pcap = f
-		}
-	}
-	conv, cerr := CheckCapture(&capture)
-	if cerr != nil {
-		r.Error = errors.Join(err, cerr).Error()
-		return
-	}
-	r.Conv = conv
-	r.Clean = conv.Clean() && conv.BytesC2S == r.Bytes && conv.BytesS2C == 0
+	r.check(&capture, opt, fmt.Sprintf("paired_%s-to-%s_%d.pcap", r.Client, r.Server, n))
 }
 
-// upload sends data, half-closes, and reads to the server's FIN.
-func upload(ctx context.Context, s pairedStack, to netip.AddrPort, data []byte) error {
+// sendUpload sends data, half-closes, and reads to the server's FIN.
+func sendUpload(ctx context.Context, s pairedStack, to netip.AddrPort, data []byte) error {
 	c, err := s.dial(ctx, to)
 	if err != nil {
 		return err
@@ -232,7 +215,11 @@ func WritePaired(w io.Writer, runs []Paired) error {
 		if r.Error != "" {
 			detail += " · " + r.Error
 		}
-		if _, err := fmt.Fprintf(w, "  %-4s %-8s -> %-8s %-10s intact %-5v clean %-5v %s\n", v, r.Client, r.Server, r.Wire, r.Intact, r.Clean, detail); err != nil {
+		where := r.Wire
+		if r.DUTRole != "" {
+			where += ", " + r.DUTRole + " behind it"
+		}
+		if _, err := fmt.Fprintf(w, "  %-4s %-8s -> %-8s %-23s intact %-5v clean %-5v %s\n", v, r.Client, r.Server, where, r.Intact, r.Clean, detail); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,8 @@ var closeScenarios = []Scenario{
 	{ID: "FC-04b", Title: "FIN beyond a gap waits for the gap to fill; then one ACK covers text and FIN",
 		RFC: "RFC 9293 §3.10.7.4 (eighth check: FIN only in sequence); RFC 5681 §4.2", Requirements: []string{"SHLD-31", "MAY-13"},
 		Run: finAfterGap},
+	{ID: "FC-10", Title: "TIME-WAIT: a new SYN with a higher sequence number and newer TSval opens a new connection above the old one",
+		RFC: "RFC 9293 §3.10.7.4; RFC 1122 §4.2.2.13; RFC 6191 §2", Requirements: []string{"MAY-2", "SHLD-4"}, Run: timeWaitNewSYN},
 	{ID: "FC-06a", Title: "TIME-WAIT: a retransmitted FIN is ACKed",
 		RFC: "RFC 9293 §3.10.7.4 (eighth check, TIME-WAIT)", Requirements: []string{"MUST-13"}, Run: timeWaitFinRetransmit},
 	{ID: "FC-07", Title: "TIME-WAIT: an exact RST closes the connection (RFC 1337 ignore tolerated)",
@@ -193,4 +195,46 @@ func closeInSynSent(t *T) {
 	t.ExpectNone(c, "closing a SYN-SENT connection sends nothing")
 	t.Send(c, TCP{Flags: Ptr(SYN | ACK), Ack: Ptr(syn.Seq + 1), Options: &Options{MSS: Ptr[uint16](1460)}})
 	t.Expect(c, TCP{Flags: Ptr(RST), Seq: Ptr(syn.Seq + 1)})
+}
+
+// timeWaitNewSYN: a stack in TIME-WAIT "MAY accept a new SYN from the
+// remote TCP endpoint to reopen the connection directly from TIME-WAIT
+// state (MAY-2), if it: (1) assigns its initial sequence number for the
+// new connection to be larger than the largest sequence number it used on
+// the previous connection incarnation, and (2) returns to TIME-WAIT state
+// if the SYN turns out to be an old duplicate"; "When the TCP Timestamp
+// options are available, an improved algorithm is described in RFC 6191
+// in order to support higher connection establishment rates" (SHLD-4)
+// (RFC 9293 §3.6.1): a SYN whose TSval is newer than the last one seen
+// reopens the connection. The bench's new SYN is newer both ways; the
+// SYN-ACK must start above the old incarnation's SND.NXT, and accept()
+// returns the new connection. Answering it as any SYN in a synchronized
+// state (an ACK, RFC 9293 §3.10.7.4 and RFC 5961 §4) is also right.
+func timeWaitNewSYN(t *T) {
+	l := t.Listen(DUTPort)
+	acc := l.Accept()
+	c := t.TB.Dial(DUTPort)
+	_, err := c.Handshake(t.ctx, t.Timing.Reply)
+	t.Check(err)
+	s := t.Accepted(acc)
+	t.Cleanup(func() { s.Close() })
+	fin := toTimeWait(t, c, s)
+	oldSndNxt := c.RcvNxt() // the DUT's FIN acknowledged: its SND.NXT
+	again := l.Accept()
+	syn := t.Send(c, TCP{Flags: Ptr(SYN), Seq: Ptr(fin.End() + 1<<20)})
+	seg := t.Expect(c, TCP{})
+	switch {
+	case seg.Flags&^PSH == SYN|ACK && seg.Ack == syn.End():
+		if int32(seg.Seq-oldSndNxt) <= 0 {
+			t.Fail(fmt.Sprintf("a new ISS above the old incarnation's SND.NXT %d", oldSndNxt), seg.String())
+		}
+		t.Send(c, TCP{Flags: Ptr(ACK), Seq: Ptr(syn.End()), Ack: Ptr(seg.Seq + 1)})
+		s2 := t.Accepted(again)
+		s2.Close()
+	case seg.Flags&^PSH == ACK && len(seg.Payload) == 0:
+		again.Cancel()
+		t.AllowedRFC("answers a new SYN in TIME-WAIT with an ACK, as in any synchronized state (RFC 9293 §3.10.7.4, RFC 5961 §4); reopening from TIME-WAIT is a MAY (MAY-2), with timestamps a SHOULD (SHLD-4, RFC 6191)")
+	default:
+		t.Fail("a SYN-ACK for the new connection (ISS above the old SND.NXT) or an ACK", seg.String())
+	}
 }

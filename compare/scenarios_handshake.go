@@ -39,7 +39,7 @@ var handshakeScenarios = []Scenario{
 	{ID: "HS-06d", Title: "SYN-SENT: RST+ACK with an unacceptable ACK is ignored",
 		RFC: "RFC 9293 §3.10.7.3 (first check)", Run: synSentRSTBadAck},
 	{ID: "HS-07", Title: "Simultaneous open: SYN in SYN-SENT gets SYN-ACK <SEQ=ISS><ACK=IRS+1>; ACK establishes",
-		RFC: "RFC 9293 §3.5 (Figure 8), §3.10.7.3 (fourth check)", Requirements: []string{"MUST-10", "MUST-11"},
+		RFC: "RFC 9293 §3.5 (Figure 8), §3.10.7.3 (fourth check)", Requirements: []string{"MUST-10", "MUST-11", "MUST-44", "MUST-45"},
 		Run: simultaneousOpen},
 	{ID: "HS-08b", Title: "SYN with text to a listener: SYN-ACK acks the SYN only",
 		RFC: "RFC 9293 §3.10.7.2 (third check); RFC 7413 (no TFO cookie)", Run: synWithData},

@@ -13,7 +13,7 @@ var transferScenarios = []Scenario{
 	{ID: "DT-01b", Title: "Segments below full size: 2*RMSS octets are never left unacknowledged for a delayed-ACK timeout",
 		RFC: "RFC 9293 §3.8.6.3", Requirements: []string{"SHLD-19"}, Run: ackEveryTwoRMSS},
 	{ID: "DT-02a", Title: "Out-of-order text: an immediate duplicate ACK; the gap filled, one ACK covers both",
-		RFC: "RFC 9293 §3.10.7.4; RFC 5681 §4.2", Requirements: []string{"SHLD-31", "MAY-13", "MUST-59"}, Run: outOfOrderFilled},
+		RFC: "RFC 9293 §3.10.7.4; RFC 5681 §4.2", Requirements: []string{"SHLD-31", "MAY-13", "MUST-58", "MUST-59"}, Run: outOfOrderFilled},
 	{ID: "DT-02b", Title: "An old duplicate segment is ACKed at RCV.NXT and not delivered twice",
 		RFC: "RFC 9293 §3.10.7.4 (first check); RFC 5681 §4.2", Run: oldDuplicate},
 	{ID: "DT-02c", Title: "A segment overlapping the left edge: only its new octets are delivered",
@@ -30,6 +30,8 @@ var transferScenarios = []Scenario{
 		RFC: "RFC 9293 §3.8.6, §3.8.6.2.1", Requirements: []string{"MUST-38"}, Run: peerWindowSizes},
 	{ID: "DT-05", Title: "Window shrunk to 0 with text in flight: nothing new beyond the right edge until it opens",
 		RFC: "RFC 9293 §3.8.6, §3.8.6.1", Requirements: []string{"MUST-34", "SHLD-15", "MAY-7"}, Run: windowShrinkToZero},
+	{ID: "DT-05b", Title: "Window shrunk below the text in flight: SND.UNA is retransmitted, nothing new is sent",
+		RFC: "RFC 9293 §3.8.6", Requirements: []string{"SHLD-16"}, Setup: Setup{VirtualClock: true}, Run: windowShrinkRetransmit},
 	{ID: "DT-07", Title: "The receiver never moves its right window edge left, window scaling included",
 		RFC: "RFC 9293 §3.8.6; RFC 7323 §2.4", Requirements: []string{"SHLD-14"}, Run: windowNeverShrinks},
 }
@@ -416,4 +418,49 @@ func windowNeverShrinks(t *T) {
 	if worst > 0 {
 		t.AllowedRFC(fmt.Sprintf("the right edge moved left by up to %d octets, less than the window scale's granularity of %d: the window rounded down to it, as gVisor does; RFC 7323 §2.4 (Linux rounds up)", worst, 1<<shift))
 	}
+}
+
+// windowShrinkRetransmit: when the peer shrinks the window, "the sender
+// SHOULD NOT send new data (SHLD-15), but SHOULD retransmit normally the
+// old unacknowledged data between SND.UNA and SND.UNA+SND.WND (SHLD-16).
+// The sender MAY also retransmit old data beyond SND.UNA+SND.WND (MAY-7)"
+// (RFC 9293 §3.8.6). Three 500-octet segments go out; the bench's ACK of
+// none of them shrinks the window to 700 octets; the DUT's next
+// retransmission starts at SND.UNA (within the RTO band), and nothing new
+// comes; once the window opens the stream completes.
+func windowShrinkRetransmit(t *T) {
+	c, s := t.Established()
+	noDelay(t, s)
+	start := c.RcvNxt()
+	parts := [][]byte{pattern(500, 4), pattern(500, 5), pattern(500, 6)}
+	st := newStream(start, 1500)
+	for i, p := range parts {
+		write(t, s, p)
+		st.add(t.Expect(c, TCP{Seq: Ptr(start + uint32(500*i)), Payload: p}))
+	}
+	first := t.Now()
+	t.Send(c, TCP{Flags: Ptr(ACK), Ack: Ptr(start), Window: Ptr[uint16](700)})
+	// Old data past the new edge may come first (MAY-7; Linux's tail loss
+	// probe, RFC 8985 §7.3, resends the last segment): anything but new
+	// data, until SND.UNA comes again.
+	for {
+		left := 3*rfcInitialRTO - t.Now().Sub(first)
+		seg := t.NextSegment(c, max(left, 0), stepFor(stackMinRTO))
+		switch {
+		case seg == nil:
+			t.Fail(fmt.Sprintf("SND.UNA retransmitted within %v of the window shrinking", 3*rfcInitialRTO), "nothing")
+		case int32(seg.End()-(start+1500)) > 0:
+			t.Fail("no new data beyond what was sent (SHLD-15)", seg.String())
+		}
+		st.add(seg)
+		if seg.Seq == start {
+			t.Logf("retransmission of SND.UNA %v after the shrinking ACK: %v", roundDur(seg.At.Sub(first)), seg)
+			break
+		}
+		t.Logf("old data past the shrunk edge first (MAY-7): %v", seg)
+	}
+	ack := ackWith(t, c, 65535)
+	ack(nil)
+	st.read(t, c, 1500, ack)
+	sameStream(t, "after the window opened", st.buf, append(append(append([]byte{}, parts[0]...), parts[1]...), parts[2]...))
 }

@@ -2,6 +2,7 @@ package handmade
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -28,6 +29,9 @@ type Conn struct {
 	changed                     chan struct{}
 	readDeadline, writeDeadline time.Time
 	closed                      bool
+	// ttl and tos go into the IPv4 header of every segment the
+	// connection sends (SetTTL, SetTOS); ttl 0 is the stack's default.
+	ttl, tos uint8
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -207,6 +211,36 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	defer c.s.mu.Unlock()
 	c.tcb.noDelay = noDelay
 	c.s.service(c, c.s.clock.Now())
+	return nil
+}
+
+// SetTTL sets the IPv4 Time to Live of the connection's segments, like
+// IP_TTL (RFC 9293 §3.9.1, MUST-49: "the TTL value used to send TCP
+// segments MUST be configurable"); 0 restores the default, 64.
+func (c *Conn) SetTTL(ttl int) error {
+	if ttl < 0 || ttl > 255 {
+		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("TTL %d: want 0 to 255", ttl)}
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.ttl = uint8(ttl)
+	return nil
+}
+
+// SetTOS sets the IPv4 Type of Service octet of the connection's
+// segments, like IP_TOS: the Diffserv field in the upper six bits (RFC
+// 2474). RFC 9293 §3.9.1: the application "MUST be able to specify the
+// Diffserv field" (MUST-48), TCP SHOULD pass it unchanged to IP
+// (SHLD-22), and the application SHOULD be able to change it during the
+// connection (SHLD-21): the next segment carries the new value. The two
+// ECN bits are TCP's own (RFC 3168 §6.1.1), so they are left clear here.
+func (c *Conn) SetTOS(tos int) error {
+	if tos < 0 || tos > 255 {
+		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("TOS %d: want 0 to 255", tos)}
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tos = uint8(tos) &^ 0x3
 	return nil
 }
 

@@ -20,7 +20,14 @@ func FuzzDecode(f *testing.F) {
 		f.Add(e.Append(nil, &s))
 	}
 	f.Add([]byte{0x45, 0, 0, 20})
+	quoted := Segment{Src: addrB, Dst: addrA, SEQ: 7, Flags: ACK}
+	f.Add(icmpFrom(addrA, addrB, 3, 4, 1000, e.Append(nil, &quoted)))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
+		// An ICMP error is read without panicking, and only when it quotes
+		// a TCP header's ports and sequence number.
+		if ie, ok := parseICMPError(pkt); ok && (!ie.Local.IsValid() || !ie.Remote.IsValid()) {
+			t.Fatalf("ICMP error parsed without the quoted addresses: %+v", ie)
+		}
 		var s Segment
 		if Decode(pkt, &s) != nil {
 			return
@@ -38,6 +45,9 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("payload changed in the round trip")
 		}
 		s2.Payload, s.Payload = nil, nil
+		if s.TTL == 0 {
+			s.TTL = defaultTTL // a zero TTL asks the encoder for its default
+		}
 		if !reflect.DeepEqual(s, s2) {
 			t.Fatalf("round trip:\n%+v\n%+v", s, s2)
 		}

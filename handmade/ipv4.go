@@ -11,6 +11,7 @@ const (
 	protoTCP   = 6
 
 	ipv4VerIHL   = 0
+	ipv4TOS      = 1
 	ipv4TotalLen = 2
 	ipv4ID       = 4
 	ipv4FlagsOff = 6
@@ -30,6 +31,7 @@ func (h IPv4Header) HeaderLen() int   { return int(h[ipv4VerIHL]&0xf) * 4 }
 func (h IPv4Header) TotalLen() int    { return int(binary.BigEndian.Uint16(h[ipv4TotalLen:])) }
 func (h IPv4Header) ID() uint16       { return binary.BigEndian.Uint16(h[ipv4ID:]) }
 func (h IPv4Header) TTL() uint8       { return h[ipv4TTL] }
+func (h IPv4Header) TOS() uint8       { return h[ipv4TOS] }
 func (h IPv4Header) Protocol() uint8  { return h[ipv4Proto] }
 func (h IPv4Header) Checksum() uint16 { return binary.BigEndian.Uint16(h[ipv4Checksum:]) }
 func (h IPv4Header) Src() (a [4]byte) { copy(a[:], h[ipv4Src:]); return a }

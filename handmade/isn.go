@@ -28,7 +28,24 @@ func newISNGenerator(key []byte, epoch time.Time) *isnGenerator {
 }
 
 func (g *isnGenerator) ISN(local, remote netip.AddrPort, now time.Time) Seq {
+	m := uint32(now.Sub(g.epoch) / (4 * time.Microsecond))
+	return Seq(m + g.hash(local, remote, 0))
+}
+
+// tsClock is the timestamp clock of a connection: RFC 7323 §5.4 asks for
+// a random offset per connection and RECOMMENDS one from a keyed hash of
+// the 4-tuple, like RFC 6528's ISNs, with one clock under them all: then
+// every incarnation of a 4-tuple sends later TSvals than the one before,
+// which is what lets a SYN reopen a connection from TIME-WAIT (RFC 6191).
+func (g *isnGenerator) tsClock(local, remote netip.AddrPort) (offset uint32, epoch time.Time) {
+	return g.hash(local, remote, 1), g.epoch
+}
+
+// hash is F(localip, localport, remoteip, remoteport, secretkey), one per
+// domain (0 ISNs, 1 timestamp offsets).
+func (g *isnGenerator) hash(local, remote netip.AddrPort, domain byte) uint32 {
 	h := sha256.New()
+	h.Write([]byte{domain})
 	h.Write(g.key[:])
 	la, ra := local.Addr().As16(), remote.Addr().As16()
 	h.Write(la[:])
@@ -38,7 +55,5 @@ func (g *isnGenerator) ISN(local, remote netip.AddrPort, now time.Time) Seq {
 	binary.BigEndian.PutUint16(ports[2:], remote.Port())
 	h.Write(ports[:])
 	var sum [32]byte
-	f := binary.BigEndian.Uint32(h.Sum(sum[:0]))
-	m := uint32(now.Sub(g.epoch) / (4 * time.Microsecond))
-	return Seq(m + f)
+	return binary.BigEndian.Uint32(h.Sum(sum[:0]))
 }

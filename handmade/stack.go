@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"tcplab/wire"
@@ -59,12 +60,21 @@ type StackCounters struct {
 	DroppedChecksum  uint64 // bad IPv4 or TCP checksum (RFC 9293 §3.1 MUST-3)
 	DroppedMalformed uint64 // truncated, not IPv4, fragment, not TCP, bad header
 	DroppedNotOurs   uint64 // for another IPv4 address
+	// DroppedBadSource: from a source no host can have (RFC 9293 §3.9.2.3
+	// MUST-63; RFC 1122 §3.2.1.3).
+	DroppedBadSource uint64
 	ResetsNoConn     uint64 // RSTs answering segments for no connection (§3.10.7.1)
 	ListenOverflows  uint64 // SYNs dropped: SYN queue or accept backlog full
 	ListenDropped    uint64 // non-SYN segments a listener dropped
 	// SYNCookiesSent and SYNCookiesAccepted count stateless handshakes
 	// (RFC 4987 §3.6) while a SYN queue was full.
 	SYNCookiesSent, SYNCookiesAccepted uint64
+	// ICMPDropped counts ICMP messages that are not errors about a TCP
+	// connection of ours (echo requests, errors quoting nothing we have).
+	ICMPDropped uint64
+	// TimeWaitReopened counts connections a new SYN reopened from
+	// TIME-WAIT (RFC 9293 §3.6.1, RFC 6191).
+	TimeWaitReopened uint64
 }
 
 const txQueueLen = 4096
@@ -221,6 +231,10 @@ func (s *Stack) input(pkt []byte, more bool) {
 		defer s.flushDeferred()
 	}
 	s.counters.PacketsReceived++
+	if len(pkt) > ipv4Proto && pkt[0]>>4 == 4 && pkt[ipv4Proto] == protoICMP {
+		s.icmp(pkt)
+		return
+	}
 	seg := &s.seg
 	if err := Decode(pkt, seg); err != nil {
 		if errors.Is(err, ErrBadTCPChecksum) || errors.Is(err, ErrBadIPChecksum) {
@@ -232,11 +246,35 @@ func (s *Stack) input(pkt []byte, more bool) {
 		return
 	}
 	if seg.Dst.Addr() != s.addr {
+		// RFC 9293 §3.9.2.3 (MUST-57): a SYN to a broadcast or multicast
+		// address is discarded silently; so is anything not for our one
+		// unicast address.
 		s.counters.DroppedNotOurs++
+		return
+	}
+	if !validSource(seg.Src.Addr()) {
+		// RFC 9293 §3.9.2.3 (MUST-63): "An incoming SYN with an invalid
+		// source address MUST be ignored either by TCP or by the IP
+		// layer"; RFC 1122 §3.2.1.3 has the IP layer discard every
+		// datagram from one, which is what this is.
+		s.counters.DroppedBadSource++
 		return
 	}
 	now := s.clock.Now()
 	if c, ok := s.conns[fourTuple{seg.Dst, seg.Src}]; ok {
+		if l, ok := s.listeners[seg.Dst.Port()]; ok && c.tcb.State == TimeWait && seg.Flags&(SYN|ACK|RST) == SYN && c.tcb.reopens(seg) {
+			// RFC 9293 §3.6.1 (MAY-2, SHLD-4): a new SYN reopens the
+			// connection from TIME-WAIT; the old incarnation ends here,
+			// and the new one starts above its sequence space.
+			s.trace(c, false, seg, false)
+			syn := *seg // service writes its output into s.seg
+			floor := c.tcb.SND.NXT
+			c.tcb.enterClosed(nil)
+			s.service(c, now)
+			s.counters.TimeWaitReopened++
+			s.listenAbove(l, &syn, now, floor)
+			return
+		}
 		s.trace(c, false, seg, false)
 		before, text, held := c.tcb.State, len(seg.Payload) > 0, c.tcb.ooo.Len() > 0
 		c.tcb.Input(seg, now)
@@ -281,6 +319,37 @@ func (s *Stack) flushDeferred() {
 	s.deferred, s.burst = s.deferred[:0], 0
 }
 
+// validSource reports whether a is an address a peer can send from (RFC
+// 1122 §3.2.1.3): not 0.0.0.0/8 ("this network", only while a host learns
+// its address), not 127.0.0.0/8 off the loopback, not multicast
+// (224.0.0.0/4) or limited broadcast, not class E (240.0.0.0/4). A
+// subnet's broadcast address is left to the IP layer that knows the
+// subnet; this stack owns one address, not a prefix.
+func validSource(a netip.Addr) bool {
+	b := a.As4()
+	return b[0] != 0 && b[0] != 127 && b[0] < 224
+}
+
+// icmp hands an ICMP error about one of our segments to its connection
+// (RFC 9293 §3.9.2.2); ICMP messages of other kinds, or about nothing we
+// have, are counted and dropped.
+func (s *Stack) icmp(pkt []byte) {
+	e, ok := parseICMPError(pkt)
+	if !ok {
+		s.counters.ICMPDropped++
+		return
+	}
+	c, found := s.conns[fourTuple{e.Local, e.Remote}]
+	if !found || e.Local.Addr() != s.addr || IPv4Header(pkt).Dst() != s.addr.As4() {
+		s.counters.ICMPDropped++
+		return
+	}
+	now := s.clock.Now()
+	s.cfg.Trace.Notef("ICMP type %d code %d about %v -> %v seq %d", e.Type, e.Code, e.Local, e.Remote, uint32(e.SEQ))
+	c.tcb.ICMP(e, now)
+	s.service(c, now)
+}
+
 // noConnection answers a segment for no connection (RFC 9293 §3.10.7.1):
 // nothing for a RST; <SEQ=SEG.ACK><CTL=RST> for an ACK; otherwise
 // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
@@ -309,6 +378,13 @@ func (s *Stack) sendStateless(r *Segment) {
 
 // listen is RFC 9293 §3.10.7.2 for a segment to a listening port.
 func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
+	s.listenAbove(l, seg, now, 0)
+}
+
+// listenAbove is listen with an ISS floor: a SYN that reopens a
+// connection from TIME-WAIT gets an ISS above the old incarnation's
+// SND.NXT (floor; 0: none), RFC 1122 §4.2.2.13 condition (1).
+func (s *Stack) listenAbove(l *Listener, seg *Segment, now time.Time, floor Seq) {
 	switch {
 	case seg.Flags.Has(RST):
 		// First check: an incoming RST is ignored.
@@ -352,7 +428,16 @@ func (s *Stack) listen(l *Listener, seg *Segment, now time.Time) {
 			s.sendCookieSYNACK(seg, now)
 			return
 		}
-		t := newTCB(&s.cfg, seg.Dst, seg.Src, s.isn.ISN(seg.Dst, seg.Src, now), now)
+		iss := s.isn.ISN(seg.Dst, seg.Src, now)
+		if floor != 0 && !floor.LessThan(iss) {
+			// RFC 1122 §4.2.2.13 (1): "assigns its initial sequence number
+			// for the new connection to be larger than the largest
+			// sequence number it used on the previous connection
+			// incarnation"; a window's worth above, as Linux does.
+			iss = floor.Add(65535 + 2)
+		}
+		t := newTCB(&s.cfg, seg.Dst, seg.Src, iss, now)
+		t.tsOffset, t.tsEpoch = s.isn.tsClock(seg.Dst, seg.Src)
 		t.openPassive(seg, now)
 		c := s.newConn(t, l)
 		l.halfOpen++
@@ -387,6 +472,7 @@ func (s *Stack) service(c *Conn, now time.Time) {
 			break
 		}
 		s.trace(c, true, &s.seg, t.Counters.Retransmissions != retx)
+		s.seg.TTL, s.seg.TOS = c.ttl, c.tos
 		p := s.pool.Get().(*[]byte)
 		*p = s.enc.Append((*p)[:0], &s.seg)
 		s.txq <- p
@@ -505,6 +591,13 @@ func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort
 	if s.closed {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote), Err: net.ErrClosed}
 	}
+	if !remote.Addr().Is4() || !validSource(remote.Addr()) {
+		// RFC 9293 §3.9.2.3 (MUST-46): "A TCP implementation MUST reject
+		// as an error a local OPEN call for an invalid remote IP address
+		// (e.g., a broadcast or multicast address)".
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr(remote),
+			Err: fmt.Errorf("%v is not a unicast IPv4 address a connection can go to (RFC 9293 §3.9.2.3): %w", remote.Addr(), syscall.ENETUNREACH)}
+	}
 	if port == 0 {
 		var err error
 		if port, err = s.ephemeralPort(remote); err != nil {
@@ -516,6 +609,7 @@ func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort
 	now := s.clock.Now()
 	local := netip.AddrPortFrom(s.addr, port)
 	t := newTCB(&s.cfg, local, remote, s.isn.ISN(local, remote, now), now)
+	t.tsOffset, t.tsEpoch = s.isn.tsClock(local, remote)
 	t.openActive(now)
 	c := s.newConn(t, nil)
 	s.service(c, now)

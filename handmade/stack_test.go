@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"syscall"
@@ -479,5 +480,109 @@ func TestStack_ACKBurstClocksData(t *testing.T) {
 	// FlightSize 17 segments, less the 2 Limited Transmit sent.
 	if got, want := c.(*Conn).Info().Ssthresh, 15*mss/2; got != want {
 		t.Fatalf("ssthresh %d, want %d", got, want)
+	}
+}
+
+// TestStackIgnoresInvalidSources: SYNs from addresses no peer can have
+// (RFC 9293 §3.9.2.3 MUST-63; RFC 1122 §3.2.1.3) get nothing back, and are
+// counted; a SYN from a real address right after is answered, and is the
+// first packet the stack sends.
+func TestStackIgnoresInvalidSources(t *testing.T) {
+	ea, eb := wire.Pipe(wire.PipeConfig{Seed: 1})
+	defer ea.Close()
+	s, err := NewStack(eb, addrB.Addr(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Listen(addrB.Port()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var e Encoder
+	bad := []string{"224.0.0.9", "255.255.255.255", "0.0.0.0", "127.0.0.1", "240.0.0.1"}
+	for i, src := range append(bad, addrA.Addr().String()) {
+		syn := Segment{Src: netip.AddrPortFrom(netip.MustParseAddr(src), uint16(40000+i)), Dst: addrB, SEQ: 1000, Flags: SYN, WND: 65535}
+		if err := ea.WritePacket(ctx, e.Append(nil, &syn)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 1500)
+	n, err := ea.ReadPacket(ctx, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Segment
+	if err := Decode(buf[:n], &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Flags != SYN|ACK || got.Dst.Addr() != addrA.Addr() {
+		t.Fatalf("first reply %v to %v: want the SYN-ACK to %v", got.Flags, got.Dst, addrA.Addr())
+	}
+	if c := s.Counters(); c.DroppedBadSource != uint64(len(bad)) {
+		t.Errorf("DroppedBadSource %d, want %d", c.DroppedBadSource, len(bad))
+	}
+}
+
+// TestStackReopensFromTimeWait: the server closes first and sits in
+// TIME-WAIT; the client dials again from the same port, with a newer
+// timestamp: the SYN reopens the connection (RFC 9293 §3.6.1 MAY-2,
+// RFC 6191), with an ISS above the old incarnation's, and the new
+// connection carries data.
+func TestStackReopensFromTimeWait(t *testing.T) {
+	a, b := stackPair(t, wire.PipeConfig{}, Config{}, Config{})
+	ln, err := b.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c1, err := a.DialFrom(ctx, 40001, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1.Close() // the server closes first: TIME-WAIT on its side
+	if _, err := io.Copy(io.Discard, c1); err != nil {
+		t.Fatal(err)
+	}
+	c1.Close()
+	for _, c := range []*Conn{s1, c1} { // the server to TIME-WAIT, the client out of LAST-ACK
+		if err := c.WaitClosed(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s1.Info().State; st != TimeWait {
+		t.Fatalf("server side in %v, want TIME-WAIT", st)
+	}
+	start := time.Now()
+	c2, err := a.DialFrom(ctx, 40001, addrB)
+	if err != nil {
+		t.Fatalf("dial again from the same port: %v (server %s)", err, b.DebugDump())
+	}
+	defer c2.Close()
+	s2, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := c2.Write([]byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(s2, buf); err != nil || string(buf) != "again" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if got := b.Counters().TimeWaitReopened; got != 1 {
+		t.Errorf("TimeWaitReopened %d, want 1", got)
+	}
+	// The first SYN reopened it: a retransmitted one would come after the
+	// initial RTO (1 s, RFC 6298 §2.1).
+	if c2.Info().Retransmissions != 0 {
+		t.Errorf("the SYN was retransmitted (handshake took %v): the first one did not reopen the connection", time.Since(start))
 	}
 }

@@ -106,15 +106,18 @@ func TestSYNFloodLegitimateClientGetsThrough(t *testing.T) {
 	server.mu.Lock()
 	conns, sc := len(server.conns), server.counters
 	server.mu.Unlock()
-	t.Logf("%d SYNs sent; server: %d connections held, %d cookies sent, %d accepted", n, conns, sc.SYNCookiesSent, sc.SYNCookiesAccepted)
+	t.Logf("%d SYNs sent; server: %d connections held, %d cookies sent, %d accepted, %d dropped for a full backlog", n, conns, sc.SYNCookiesSent, sc.SYNCookiesAccepted, sc.ListenOverflows)
 	if n != 10000 {
 		t.Errorf("only %d of 10000 SYNs went out before the deadline", n)
 	}
 	if conns > 64+2 {
 		t.Errorf("the server holds %d connections: the flood was not bounded by the SYN queue of 64", conns)
 	}
-	if sc.SYNCookiesSent < 10000-64 {
-		t.Errorf("%d cookies for %d SYNs beyond a queue of 64", sc.SYNCookiesSent, n)
+	// Every SYN beyond the queue is answered with a cookie, or dropped
+	// while the accept backlog is full (the legitimate connection waiting
+	// for Accept: how long depends on the machine's load).
+	if sc.SYNCookiesSent == 0 || sc.SYNCookiesSent+sc.ListenOverflows < uint64(n)-64 {
+		t.Errorf("%d cookies and %d SYNs dropped for a full backlog, for %d SYNs beyond a queue of 64", sc.SYNCookiesSent, sc.ListenOverflows, n)
 	}
 }
 

@@ -50,6 +50,7 @@ type TCB struct {
 	// less our fixed option bytes (RFC 9293 §3.7.1, MUST-16).
 	sndMSS  int
 	peerMSS int
+	softErr string // the last soft ICMP error (icmp.go)
 
 	tsOn, sackOn      bool
 	tsRecent          uint32
@@ -132,6 +133,11 @@ type TCBCounters struct {
 	LossProbes                     uint64 // RFC 8985 §7 tail loss probes
 	LostRetransmissions            uint64 // retransmissions found lost in recovery
 	Urgent                         uint64 // segments with URG, data taken inline
+	// ICMP errors quoting the connection's segments (RFC 9293 §3.9.2.2):
+	// soft ones recorded, hard ones that aborted it, Fragmentation Needed
+	// that lowered the MSS, and ignored ones (Source Quench, a quoted
+	// SEG.SEQ not in flight, an MTU under 68).
+	ICMPSoftErrors, ICMPHardErrors, ICMPFragNeeded, ICMPIgnored uint64
 }
 
 // Errors that end a connection. Each also matches its errno with
@@ -429,6 +435,9 @@ type Info struct {
 	Readable           int
 	Retransmissions    uint64
 	Counters           TCBCounters
+	// SoftError is the last soft ICMP error reported for the connection
+	// (RFC 9293 §3.9.2.2, SHLD-25), empty if none.
+	SoftError string
 }
 
 // Info snapshots the connection.
@@ -439,10 +448,34 @@ func (t *TCB) Info() Info {
 		SndMSS: t.sndMSS, PeerMSS: t.peerMSS, SndShift: t.SND.Shift, RcvShift: t.RCV.Shift,
 		Timestamps: t.tsOn, SACK: t.sackOn,
 		Unacked: int(t.SND.NXT.Sub(t.SND.UNA)), Buffered: t.sndBuf.Len(), Readable: t.rcvBuf.Len(),
-		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters,
+		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters, SoftError: t.softErr,
 	}
 	if t.cc != nil {
 		i.Cwnd, i.Ssthresh = t.cwnd(), t.cc.Ssthresh()
 	}
 	return i
+}
+
+// reopens reports whether syn, a SYN for this connection in TIME-WAIT,
+// may reopen it (RFC 9293 §3.6.1, MAY-2 and SHLD-4), by RFC 6191 §2's
+// rules. Condition (2) of RFC 1122 §4.2.2.13, going back to TIME-WAIT
+// should the SYN prove an old duplicate, is not kept: the old
+// incarnation is gone once a SYN reopens it, as in Linux.
+func (t *TCB) reopens(syn *Segment) bool {
+	newTS := syn.Options.HasTimestamps && !t.cfg.DisableTimestamps
+	switch {
+	case newTS && t.tsOn:
+		// RFC 6191 §2: honor a SYN whose timestamp is greater than the
+		// last one seen on the previous incarnation, or equal to it with
+		// a greater sequence number.
+		d := int32(syn.Options.TSVal - t.tsRecent)
+		return d > 0 || d == 0 && t.RCV.NXT.LessThan(syn.SEQ)
+	case !newTS && t.tsOn:
+		// RFC 6191 §2: timestamps on the previous incarnation but not on
+		// the new one: honor it.
+		return true
+	}
+	// RFC 6191 §2, no timestamps to go by: RFC 1122 §4.2.2.13, a sequence
+	// number above the old incarnation's.
+	return t.RCV.NXT.LessThan(syn.SEQ)
 }

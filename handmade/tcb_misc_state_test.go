@@ -42,3 +42,32 @@ func TestEstablished_AbortWithTimestamps_RSTCarriesTSopt(t *testing.T) {
 		t.Errorf("got %v with options %+v, want RST seq=%d carrying TSval and TSecr=%d", &seg, seg.Options, h.snd, h.peerTS)
 	}
 }
+
+// TestReopensFromTimeWait holds TCB.reopens to RFC 6191 §2's rules for a
+// SYN arriving in TIME-WAIT.
+func TestReopensFromTimeWait(t *testing.T) {
+	const rcvNxt, tsRecent = 1000, 5000
+	for _, tc := range []struct {
+		name  string
+		oldTS bool
+		synTS bool
+		tsVal uint32
+		seq   Seq
+		want  bool
+	}{
+		{"timestamps, newer TSval", true, true, tsRecent + 1, rcvNxt - 10, true},
+		{"timestamps, equal TSval, higher SEQ", true, true, tsRecent, rcvNxt + 1, true},
+		{"timestamps, equal TSval, old SEQ", true, true, tsRecent, rcvNxt, false},
+		{"timestamps, older TSval", true, true, tsRecent - 1, rcvNxt + 100, false},
+		{"timestamps before, none now", true, false, 0, rcvNxt - 10, true},
+		{"no timestamps, higher SEQ (RFC 1122)", false, false, 0, rcvNxt + 1, true},
+		{"no timestamps, old SEQ", false, false, 0, rcvNxt - 1, false},
+	} {
+		tcb := &TCB{cfg: &Config{}, tsOn: tc.oldTS, tsRecent: tsRecent}
+		tcb.RCV.NXT = rcvNxt
+		syn := &Segment{Flags: SYN, SEQ: tc.seq, Options: Options{HasTimestamps: tc.synTS, TSVal: tc.tsVal}}
+		if got := tcb.reopens(syn); got != tc.want {
+			t.Errorf("%s: reopens %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -203,6 +203,10 @@ type Segment struct {
 	Options  Options
 	// Payload aliases the decoded packet.
 	Payload []byte
+	// TTL and TOS are the IPv4 header's Time to Live and Type of Service
+	// (the DS field and ECN, RFC 2474, RFC 3168): read by Decode, written
+	// by Encoder.Append, where a zero TTL means defaultTTL.
+	TTL, TOS uint8
 }
 
 // LEN is SEG.LEN: the octets of data plus one for SYN and one for FIN
@@ -268,6 +272,8 @@ func Decode(pkt []byte, s *Segment) error {
 		UP:      t.Urgent(),
 		Options: parseOptions(t.Options()),
 		Payload: t.Payload(),
+		TTL:     ip.TTL(),
+		TOS:     ip.TOS(),
 	}
 	return nil
 }
@@ -285,7 +291,11 @@ const defaultTTL = 64
 func (e *Encoder) Append(b []byte, s *Segment) []byte {
 	start := len(b)
 	e.id++
-	b = append(b, 0x45, 0, 0, 0, byte(e.id>>8), byte(e.id), byte(ipv4FlagDF>>8), 0, defaultTTL, protoTCP, 0, 0)
+	ttl := s.TTL
+	if ttl == 0 {
+		ttl = defaultTTL
+	}
+	b = append(b, 0x45, s.TOS, 0, 0, byte(e.id>>8), byte(e.id), byte(ipv4FlagDF>>8), 0, ttl, protoTCP, 0, 0)
 	src, dst := s.Src.Addr().As4(), s.Dst.Addr().As4()
 	b = append(b, src[:]...)
 	b = append(b, dst[:]...)

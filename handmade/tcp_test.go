@@ -231,3 +231,20 @@ func BenchmarkEncode(b *testing.B) {
 		buf = e.Append(buf[:0], &s)
 	}
 }
+
+// TestEncodeTTLAndTOS: the IPv4 TTL and TOS of a Segment reach the header
+// (a zero TTL is the default 64) and Decode reads them back.
+func TestEncodeTTLAndTOS(t *testing.T) {
+	var e Encoder
+	for _, tc := range []struct{ ttl, tos, wantTTL uint8 }{{0, 0, 64}, {33, 0x28, 33}, {255, 0xb8, 255}} {
+		in := Segment{Src: addrA, Dst: addrB, SEQ: 1, Flags: SYN, WND: 1000, TTL: tc.ttl, TOS: tc.tos}
+		pkt := e.Append(nil, &in)
+		if pkt[8] != tc.wantTTL || pkt[1] != tc.tos {
+			t.Errorf("TTL %d TOS 0x%02x: header has TTL %d TOS 0x%02x", tc.ttl, tc.tos, pkt[8], pkt[1])
+		}
+		var out Segment
+		if err := Decode(pkt, &out); err != nil || out.TTL != tc.wantTTL || out.TOS != tc.tos {
+			t.Errorf("TTL %d TOS 0x%02x: decoded %d 0x%02x, %v", tc.ttl, tc.tos, out.TTL, out.TOS, err)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"tcplab/netstackref"
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -30,33 +30,12 @@ func randomPayload(n int, seed uint64) []byte {
 	return b
 }
 
-// upload sends data from client to a listener on server and returns the
+// uploadTo sends data from client to a listener on server and returns the
 // digest and count the server read, bounded by ctx.
-func upload(ctx context.Context, t *testing.T, client, server stack, port uint16, data []byte) ([32]byte, int64, error) {
+func uploadTo(ctx context.Context, t *testing.T, client, server stack, port uint16, data []byte) ([32]byte, int64, error) {
 	ln := server.listen(t, port)
 	defer ln.Close()
-	type res struct {
-		sum [32]byte
-		n   int64
-		err error
-	}
-	got := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- res{err: err}
-			return
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		c.Close()
-		var r res
-		copy(r.sum[:], h.Sum(nil))
-		r.n, r.err = n, err
-		got <- r
-	}()
+	got := upload.Receive(ctx, ln, true)
 	c, err := client.dial(ctx, netip.AddrPortFrom(addrB, port))
 	if err != nil {
 		return [32]byte{}, 0, fmt.Errorf("dial: %w", err)
@@ -69,13 +48,12 @@ func upload(ctx context.Context, t *testing.T, client, server stack, port uint16
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	select {
-	case r := <-got:
-		c.Close()
-		return r.sum, r.n, r.err
-	case <-ctx.Done():
-		return [32]byte{}, 0, fmt.Errorf("transfer not done: %w", ctx.Err())
+	r := <-got // ctx's end closes the server's connection
+	c.Close()
+	if r.Err != nil && ctx.Err() != nil {
+		return r.Sum, r.N, fmt.Errorf("transfer not done: %w", r.Err)
 	}
+	return r.Sum, r.N, r.Err
 }
 
 var _ net.Conn
@@ -172,7 +150,7 @@ func TestIntegrityMatrix(t *testing.T) {
 						cancel()
 					})
 					start := time.Now()
-					sum, n, err := upload(ctx, t, client, server, 12345, data)
+					sum, n, err := uploadTo(ctx, t, client, server, 12345, data)
 					if !stall.Stop() {
 						err = fmt.Errorf("not done in %v: %w", timeout, err)
 						t.Log(<-dumped)

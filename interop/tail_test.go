@@ -69,7 +69,7 @@ func TestTailLossStall(t *testing.T) {
 		dumped := make(chan string, 1)
 		stall := time.AfterFunc(10*time.Second, func() { dumped <- stallDump(client, server, rc, rs, evs); cancel() })
 		start := time.Now()
-		sum, n, err := upload(ctx, t, client, server, uint16(20000+i), data)
+		sum, n, err := uploadTo(ctx, t, client, server, uint16(20000+i), data)
 		if !stall.Stop() {
 			stalls++
 			if dump := <-dumped; stalls == 1 {

@@ -78,6 +78,24 @@ func (c *Conn) SetUserTimeout(d time.Duration) error {
 	return nil
 }
 
+// SetTTL sets the IPv4 TTL of the connection's segments (IP_TTL, tcpip
+// IPv4TTLOption); 0 restores the stack's default.
+func (c *Conn) SetTTL(ttl int) error {
+	if err := c.ep.SetSockOptInt(tcpip.IPv4TTLOption, ttl); err != nil {
+		return c.opError("set", err)
+	}
+	return nil
+}
+
+// SetTOS sets the IPv4 Type of Service octet of the connection's segments
+// (IP_TOS, tcpip IPv4TOSOption).
+func (c *Conn) SetTOS(tos int) error {
+	if err := c.ep.SetSockOptInt(tcpip.IPv4TOSOption, tos); err != nil {
+		return c.opError("set", err)
+	}
+	return nil
+}
+
 // SetLinger sets SO_LINGER like (*net.TCPConn).SetLinger: a negative sec
 // restores the default graceful close, 0 makes Close send a RST instead
 // of a FIN, a positive value lingers that long.

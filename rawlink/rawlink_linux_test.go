@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"tcplab/netns"
-	"tcplab/wire"
+	"tcplab/wire/linktest"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -133,86 +133,20 @@ func TestReadWriteUnblock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(ctx context.Context) <-chan error {
-		errc := make(chan error, 1)
-		go func() {
-			_, err := l.ReadPacket(ctx, make([]byte, 2048))
-			errc <- err
-		}()
-		return errc
-	}
-	wait := func(what string, errc <-chan error) error {
-		t.Helper()
-		start := time.Now()
-		select {
-		case err := <-errc:
-			if el := time.Since(start); el > 500*time.Millisecond {
-				t.Errorf("%s: ReadPacket took %v to return", what, el)
+	// A packet from b's kernel (UDP to our address, once the kernel
+	// resolved it with the link's ARP reply): 33 octets.
+	inject := func() error {
+		var err error
+		b.do(func() {
+			var c net.Conn
+			if c, err = net.Dial("udp", netip.AddrPortFrom(a.user, 9).String()); err == nil {
+				_, err = c.Write([]byte("hello"))
+				c.Close()
 			}
-			return err
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: ReadPacket still blocked after 5 s", what)
-			return nil
-		}
+		})
+		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := read(ctx)
-	select {
-	case err := <-errc:
-		t.Fatalf("ReadPacket on an idle link returned %v", err)
-	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	if err := wait("cancel", errc); !errors.Is(err, context.Canceled) {
-		t.Fatalf("after cancel: %v; want context.Canceled", err)
-	}
-	// The cancel's deadline is gone: a packet from b's kernel (UDP to
-	// our address, once the kernel resolved it with the link's ARP
-	// reply) arrives into a 20-octet buffer, truncated.
-	got := make(chan error, 1)
-	small := make([]byte, 20)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := l.ReadPacket(ctx, small)
-		got <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	b.do(func() {
-		var c net.Conn
-		if c, err = net.Dial("udp", netip.AddrPortFrom(a.user, 9).String()); err == nil {
-			_, err = c.Write([]byte("hello"))
-			c.Close()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-got; !errors.Is(err, wire.ErrTruncated) || small[0] != 0x45 {
-		t.Errorf("33-octet packet into 20 octets: %v, %x; want ErrTruncated and the header's start", err, small)
-	}
-	ctx3, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel3()
-	if err := wait("deadline", read(ctx3)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("after the deadline: %v; want context.DeadlineExceeded", err)
-	}
-	errc = read(context.Background())
-	time.Sleep(100 * time.Millisecond)
-	if err := l.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := wait("Close", errc); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("after Close: %v; want net.ErrClosed", err)
-	}
-	if err := l.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if _, err := l.ReadPacket(context.Background(), make([]byte, 1500)); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("ReadPacket after Close: %v", err)
-	}
-	if err := l.WritePacket(context.Background(), udpPacket(a.user, a.kernel, 1)); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("WritePacket after Close: %v", err)
-	}
+	linktest.ReadEnds(t, l, inject, udpPacket(a.user, a.kernel, 1))
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > base {
 		if time.Now().After(deadline) {
@@ -422,7 +356,6 @@ func TestWriteBackpressure(t *testing.T) {
 		}
 		errc <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
 	closed := time.Now()
 	l.Close()
 	select {

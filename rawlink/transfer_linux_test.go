@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/upload"
 )
 
 // uploadSize is what each transfer moves: 16 MiB.
@@ -64,10 +64,10 @@ func newNetstack(t *testing.T, l *Link, addr netip.Addr) userStack {
 		stats: func() string { return s.Counters().String() }, close: s.Close}
 }
 
-// upload moves uploadSize octets from dial to a connection accepted on
+// uploadOver moves uploadSize octets from dial to a connection accepted on
 // ln, closes, and checks that the receiver read exactly what was sent
 // (SHA-256) up to EOF.
-func upload(t *testing.T, ln net.Listener, dial func(ctx context.Context) (net.Conn, error), seed byte) {
+func uploadOver(t *testing.T, ln net.Listener, dial func(ctx context.Context) (net.Conn, error), seed byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -75,27 +75,7 @@ func upload(t *testing.T, ln net.Listener, dial func(ctx context.Context) (net.C
 	rand.NewChaCha8([32]byte{seed}).Read(data)
 	want := sha256.Sum256(data)
 
-	type result struct {
-		sum [32]byte
-		n   int64
-		err error
-	}
-	resc := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			resc <- result{err: fmt.Errorf("accept: %w", err)}
-			return
-		}
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(90 * time.Second))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		var r result
-		copy(r.sum[:], h.Sum(nil))
-		r.n, r.err = n, err
-		resc <- r
-	}()
+	resc := upload.Receive(ctx, ln, true)
 	start := time.Now()
 	c, err := dial(ctx)
 	if err != nil {
@@ -112,19 +92,13 @@ func upload(t *testing.T, ln net.Listener, dial func(ctx context.Context) (net.C
 	if err := c.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	var r result
-	select {
-	case r = <-resc:
-	case <-ctx.Done():
-		ln.Close()
-		t.Fatalf("receiver: no EOF after %v", time.Since(start))
-	}
+	r := <-resc // ctx's end closes the connection
 	el := time.Since(start)
-	if r.err != nil {
-		t.Fatalf("receiver after %d octets: %v", r.n, r.err)
+	if r.Err != nil {
+		t.Fatalf("receiver after %d octets, %v: %v", r.N, el, r.Err)
 	}
-	if r.n != uploadSize || r.sum != want {
-		t.Fatalf("received %d octets, sha256 %x; want %d, %x", r.n, r.sum, uploadSize, want)
+	if r.N != uploadSize || r.Sum != want {
+		t.Fatalf("received %d octets, sha256 %x; want %d, %x", r.N, r.Sum, uploadSize, want)
 	}
 	t.Logf("%d MiB intact in %v (%.0f Mbit/s), sha256 %x", uploadSize>>20, el.Round(time.Millisecond),
 		float64(uploadSize*8)/el.Seconds()/1e6, want[:8])
@@ -153,7 +127,7 @@ func TestUserspaceUpload(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			upload(t, ln, func(ctx context.Context) (net.Conn, error) {
+			uploadOver(t, ln, func(ctx context.Context) (net.Conn, error) {
 				return cs.dial(ctx, netip.AddrPortFrom(b.user, 5001))
 			}, byte(i+1))
 			sa, sb := la.Stats(), lb.Stats()
@@ -201,7 +175,7 @@ func TestKernelUpload(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			upload(t, ln, func(ctx context.Context) (net.Conn, error) {
+			uploadOver(t, ln, func(ctx context.Context) (net.Conn, error) {
 				var (
 					c   net.Conn
 					err error

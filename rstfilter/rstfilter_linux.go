@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -120,11 +119,11 @@ func Install(r Rule, opts ...Option) (*Filter, error) {
 
 	conn.AddChain(f.chain)
 	comment := fmt.Sprintf("tcplab pid %d: drop the RSTs the kernel sends for a userspace TCP stack", os.Getpid())
-	for _, p := range r.Ports {
+	for _, p := range r.rulePorts() {
 		conn.AddRule(&nftables.Rule{
 			Table:    f.table,
 			Chain:    f.chain,
-			Exprs:    dropRSTFrom(r.Addr, p),
+			Exprs:    dropRST(r, p),
 			UserData: userdata.AppendString(nil, userdata.TypeComment, comment),
 		})
 	}
@@ -152,16 +151,29 @@ func (r Rule) normalize() (Rule, error) {
 	if !a.Is4() {
 		return r, fmt.Errorf("%w (got %s)", ErrNotIPv4, r.Addr)
 	}
-	if len(r.Ports) == 0 {
+	peer := r.Peer.Unmap()
+	if r.Peer.IsValid() && !peer.Is4() {
+		return r, fmt.Errorf("%w (peer %s)", ErrNotIPv4, r.Peer)
+	}
+	if len(r.Ports) == 0 && !peer.IsValid() {
 		return r, ErrNoPorts
 	}
 	ports := slices.Clone(r.Ports)
 	slices.Sort(ports)
 	ports = slices.Compact(ports)
-	if ports[0] == 0 {
+	if len(ports) > 0 && ports[0] == 0 {
 		return r, errors.New("port 0 is not a TCP port")
 	}
-	return Rule{Addr: a, Ports: ports}, nil
+	return Rule{Addr: a, Ports: ports, Peer: peer, SpareMark: r.SpareMark}, nil
+}
+
+// rulePorts are the ports to write one rule each for; 0 stands for every
+// port (a rule without tcp sport).
+func (r Rule) rulePorts() []uint16 {
+	if len(r.Ports) == 0 {
+		return []uint16{0}
+	}
+	return r.Ports
 }
 
 func tableName() (string, error) {
@@ -213,28 +225,40 @@ func nfgenmsg(family uint8, resID uint16) []byte {
 	return binary.BigEndian.AppendUint16([]byte{family, unix.NFNETLINK_V0}, resID)
 }
 
-// dropRSTFrom is `ip saddr addr tcp sport port tcp flags rst counter
-// drop` in a table of family ip: the bytecode nft 1.0.6 compiles that to,
-// and which it lists back as that.
-func dropRSTFrom(addr netip.Addr, port uint16) []expr.Any {
-	a4 := addr.As4()
-	return []expr.Any{
+// dropRST is `ip saddr ADDR [ip daddr PEER] [tcp sport PORT] tcp flags
+// rst [meta mark != MARK] counter drop` for rule r and port (0: every
+// port), as nft would compile it.
+func dropRST(r Rule, port uint16) []expr.Any {
+	a4 := r.Addr.As4()
+	e := []expr.Any{
 		// ip saddr addr
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a4[:]},
-		// tcp (the dependency nft adds for tcp sport)
+	}
+	if r.Peer.IsValid() {
+		p4 := r.Peer.As4()
+		e = append(e, // ip daddr peer
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p4[:]})
+	}
+	e = append(e, // tcp (the dependency nft adds for tcp sport and tcp flags)
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-		// tcp sport port
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
-		// tcp flags & rst != 0
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}})
+	if port != 0 {
+		e = append(e, // tcp sport port
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)})
+	}
+	e = append(e, // tcp flags & rst != 0
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x04}, Xor: []byte{0x00}},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0x00}},
-		&expr.Counter{},
-		&expr.Verdict{Kind: expr.VerdictDrop},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0x00}})
+	if r.SpareMark != 0 {
+		e = append(e, // meta mark != mark
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, r.SpareMark)})
 	}
+	return append(e, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
 }
 
 // Table is the name of the Filter's table (family ip).
@@ -249,7 +273,7 @@ func (f *Filter) Owned() bool { return f.owned }
 // Rule is the rule as installed: the address unmapped to IPv4, the ports
 // sorted and without duplicates.
 func (f *Filter) Rule() Rule {
-	return Rule{Addr: f.rule.Addr, Ports: slices.Clone(f.rule.Ports)}
+	return Rule{Addr: f.rule.Addr, Ports: slices.Clone(f.rule.Ports), Peer: f.rule.Peer, SpareMark: f.rule.SpareMark}
 }
 
 // Dropped returns how many packets the rules have dropped, summed over
@@ -325,12 +349,22 @@ func (f *Filter) abandon() {
 // rst" is nft's spelling of "tcp flags & rst != 0"), with the counters.
 func (f *Filter) Describe() string {
 	var b strings.Builder
-	for i, p := range f.rule.Ports {
+	for i, p := range f.rule.rulePorts() {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "nft add rule ip %s %s ip saddr %s tcp sport %d tcp flags rst counter drop",
-			f.table.Name, chainName, f.rule.Addr, p)
+		fmt.Fprintf(&b, "nft add rule ip %s %s ip saddr %s", f.table.Name, chainName, f.rule.Addr)
+		if f.rule.Peer.IsValid() {
+			fmt.Fprintf(&b, " ip daddr %s", f.rule.Peer)
+		}
+		if p != 0 {
+			fmt.Fprintf(&b, " tcp sport %d", p)
+		}
+		b.WriteString(" tcp flags rst")
+		if f.rule.SpareMark != 0 {
+			fmt.Fprintf(&b, " meta mark != %#x", f.rule.SpareMark)
+		}
+		b.WriteString(" counter drop")
 	}
 	return b.String()
 }

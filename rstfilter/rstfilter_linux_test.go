@@ -2,6 +2,7 @@ package rstfilter
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -11,7 +12,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"tcplab/netns"
@@ -160,6 +164,83 @@ func TestSeveralPorts(t *testing.T) {
 	if n, err := f.Dropped(); err != nil || n != 2 {
 		t.Errorf("Dropped = %d, %v; want 2", n, err)
 	}
+}
+
+// A rule for one peer and every port, sparing a mark: the kernel's RSTs
+// from the address to the peer are dropped whatever the port, a RST the
+// userspace stack sends itself with the mark (SO_MARK on its raw socket)
+// goes through while the same without the mark does not (the drop in
+// the output hook fails the sender's write with EPERM), and RSTs from
+// another address are left alone.
+func TestPeerAllPortsSpareMark(t *testing.T) {
+	const mark = 0x74636c62
+	p := newPair(t)
+	ports := distinctPorts(t, 4)
+	f, err := Install(Rule{Addr: p.bAddr, Peer: p.aAddr, SpareMark: mark}, WithNetNSFd(p.bFd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Remove() })
+	t.Log(f.Describe())
+	kernel, own, unmarked := p.at(ports[0]), p.at(ports[1]), p.at(ports[2])
+	other := netip.AddrPortFrom(p.bOther, ports[3])
+	p.syn(t, kernel)
+	if err := p.markedRST(own, mark); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.markedRST(unmarked, 0); !errors.Is(err, unix.EPERM) {
+		t.Errorf("sending a RST without the mark: %v, want EPERM (dropped in the output hook)", err)
+	}
+	p.syn(t, other)
+	seen := p.resets(t, other, rstLinger)
+	if seen[kernel] != 0 || seen[unmarked] != 0 || seen[own] != 1 || seen[other] != 1 {
+		t.Errorf("RSTs %v, want one from %s (marked) and one from %s, none from %s or %s", seen, own, other, kernel, unmarked)
+	}
+	if n, err := f.Dropped(); err != nil || n != 2 {
+		t.Errorf("Dropped = %d, %v; want 2", n, err)
+	}
+}
+
+// markedRST sends a RST from B's from to A's probe port on a raw socket in
+// B with SO_MARK mark (0: none), as a userspace stack that shares B's
+// address would.
+func (p *pair) markedRST(from netip.AddrPort, mark int) error {
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: from.Addr().AsSlice(), DstIP: p.aAddr.AsSlice()}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(from.Port()), DstPort: layers.TCPPort(p.sport), Seq: 1, RST: true}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	var err error
+	p.b.Do(func() {
+		var c net.PacketConn
+		if c, err = net.ListenPacket("ip4:tcp", from.Addr().String()); err != nil {
+			return
+		}
+		defer c.Close()
+		var raw *ipv4.RawConn
+		if raw, err = ipv4.NewRawConn(c); err != nil {
+			return
+		}
+		var sc syscall.RawConn
+		if sc, err = c.(*net.IPConn).SyscallConn(); err != nil {
+			return
+		}
+		var serr error
+		if err = sc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, mark) }); err == nil {
+			err = serr
+		}
+		if err != nil {
+			return
+		}
+		var h *ipv4.Header
+		if h, err = ipv4.ParseHeader(b); err == nil {
+			err = raw.WriteTo(h, b[h.Len:], nil)
+		}
+	})
+	return err
 }
 
 // The owner flag: closing the socket that created the table deletes it,
@@ -346,7 +427,17 @@ func TestDescribeMatchesNft(t *testing.T) {
 		t.Skip("nft not installed (Debian package nftables)")
 	}
 	ns := netns.ForTest(t)
-	f, err := Install(Rule{Addr: netip.MustParseAddr("198.18.0.1"), Ports: []uint16{randPort(t)}}, WithNetNSFd(nsFd(t, ns)))
+	for _, r := range []Rule{
+		{Addr: netip.MustParseAddr("198.18.0.1"), Ports: []uint16{randPort(t)}},
+		{Addr: netip.MustParseAddr("198.18.0.1"), Peer: netip.MustParseAddr("198.18.0.2"), SpareMark: 0x74636c62},
+	} {
+		describeMatchesNft(t, nft, ns, r)
+	}
+}
+
+func describeMatchesNft(t *testing.T, nft string, ns *netns.Namespace, r Rule) {
+	t.Helper()
+	f, err := Install(r, WithNetNSFd(nsFd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}

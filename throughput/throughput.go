@@ -21,6 +21,7 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/upload"
 	"tcplab/wire"
 )
 
@@ -54,15 +55,22 @@ type Pairing struct{ Client, Server string }
 
 func (p Pairing) String() string { return p.Client + "->" + p.Server }
 
-// Stack names.
+// Stack names. Linux is the kernel, reached over a TUN device in a
+// namespace of its own (TUNPairings).
 const (
 	Handmade = "handmade"
 	Netstack = "netstack"
+	Linux    = "linux"
 )
 
 // Pairings are every pairing of the two in-process stacks, the baseline
 // (netstack->netstack) first.
 var Pairings = []Pairing{{Netstack, Netstack}, {Handmade, Handmade}, {Handmade, Netstack}, {Netstack, Handmade}}
+
+// TUNPairings are the in-process stacks against the Linux kernel over a
+// TUN device (issue #6: "over TUN against Linux"), each compared with
+// netstack in the same role on the same device.
+var TUNPairings = []Pairing{{Netstack, Linux}, {Handmade, Linux}, {Linux, Netstack}, {Linux, Handmade}}
 
 // Options choose what Measure runs.
 type Options struct {
@@ -79,6 +87,12 @@ type Options struct {
 	// Buffers should match: the baseline is never handicapped.
 	Netstack netstackref.Options
 	Handmade handmade.Config
+	// TUN also runs the pairings against the Linux kernel over a TUN
+	// device (TUNOnly, default TUNPairings), on a clean link (the
+	// kernel's device has no impairments), interleaved with the rest; it
+	// needs root (TUNAvailable).
+	TUN     bool
+	TUNOnly []Pairing
 	// Progress, if set, is told about each run as it ends.
 	Progress func(done, total int, r Result, run Run)
 }
@@ -126,9 +140,12 @@ type Result struct {
 	Runs    []Run  `json:"runs"`
 	// MedianMbps is the median goodput; MinMbps and MaxMbps the spread.
 	MedianMbps, MinMbps, MaxMbps float64
-	// RatioVsNetstack is MedianMbps over netstack->netstack's median in
-	// the same run and profile (0 when that baseline did not run).
+	// RatioVsNetstack is MedianMbps over Baseline's median in the same
+	// run, link and profile (0 when that baseline did not run). The
+	// baseline is netstack->netstack on the in-memory wire, and on a TUN
+	// netstack in the same role against the same kernel.
 	RatioVsNetstack float64 `json:"ratio_vs_netstack"`
+	Baseline        string  `json:"baseline"`
 	// Retransmissions is the median of the runs'.
 	Retransmissions uint64 `json:"retransmissions"`
 	// CPUSecondsPerGB is the median CPU time per 10^9 octets moved.
@@ -142,31 +159,65 @@ func Measure(ctx context.Context, opt Options) []Result {
 	opt = opt.withDefaults()
 	var results []Result
 	index := map[[2]string]int{}
+	type job struct {
+		link string
+		prof Profile
+		p    Pairing
+	}
+	var jobs []job
 	for _, prof := range opt.Profiles {
 		for _, p := range opt.Pairings {
-			index[[2]string{prof.Name, p.String()}] = len(results)
-			results = append(results, Result{Pairing: p.String(), Client: p.Client, Server: p.Server, Link: "mem", Profile: prof.Name})
+			jobs = append(jobs, job{"mem", prof, p})
 		}
+	}
+	if opt.TUN {
+		tp := opt.TUNOnly
+		if tp == nil {
+			tp = TUNPairings
+		}
+		for _, p := range tp {
+			jobs = append(jobs, job{"tun", Profiles[0], p})
+		}
+	}
+	for _, j := range jobs {
+		index[[2]string{j.link + "/" + j.prof.Name, j.p.String()}] = len(results)
+		results = append(results, Result{Pairing: j.p.String(), Client: j.p.Client, Server: j.p.Server, Link: j.link, Profile: j.prof.Name})
 	}
 	total, done := opt.Runs*len(results), 0
 	for rep := range opt.Runs {
-		for _, prof := range opt.Profiles {
-			for _, p := range opt.Pairings {
-				if ctx.Err() != nil {
-					return summarise(results)
-				}
-				seed := opt.Seed + int64(rep)*1000 + int64(len(prof.Name))
-				run := transfer(ctx, p, prof, opt, seed, nil)
-				i := index[[2]string{prof.Name, p.String()}]
-				results[i].Runs = append(results[i].Runs, run)
-				done++
-				if opt.Progress != nil {
-					opt.Progress(done, total, results[i], run)
-				}
+		for _, j := range jobs {
+			if ctx.Err() != nil {
+				return summarise(results)
+			}
+			seed := opt.Seed + int64(rep)*1000 + int64(len(j.prof.Name))
+			var run Run
+			if j.link == "tun" {
+				run = transferTUN(ctx, j.p, opt, nil)
+				run.Seed = seed
+			} else {
+				run = transfer(ctx, j.p, j.prof, opt, seed, nil)
+			}
+			i := index[[2]string{j.link + "/" + j.prof.Name, j.p.String()}]
+			results[i].Runs = append(results[i].Runs, run)
+			done++
+			if opt.Progress != nil {
+				opt.Progress(done, total, results[i], run)
 			}
 		}
 	}
 	return summarise(results)
+}
+
+// baseline is the pairing r is compared with: netstack->netstack on the
+// in-memory wire; on a TUN, netstack in r's in-process stack's role.
+func baseline(r *Result) Pairing {
+	switch {
+	case r.Server == Linux:
+		return Pairing{Netstack, Linux}
+	case r.Client == Linux:
+		return Pairing{Linux, Netstack}
+	}
+	return Pairing{Netstack, Netstack}
 }
 
 func summarise(results []Result) []Result {
@@ -198,13 +249,13 @@ func summarise(results []Result) []Result {
 		if len(cpu) > 0 {
 			r.CPUSecondsPerGB = median(cpu)
 		}
-		if r.Client == Netstack && r.Server == Netstack {
-			base[r.Link+"/"+r.Profile] = r.MedianMbps
-		}
+		base[r.Link+"/"+r.Profile+"/"+r.Pairing] = r.MedianMbps
 	}
 	for i := range results {
-		if b := base[results[i].Link+"/"+results[i].Profile]; b > 0 {
-			results[i].RatioVsNetstack = results[i].MedianMbps / b
+		r := &results[i]
+		r.Baseline = baseline(r).String()
+		if b := base[r.Link+"/"+r.Profile+"/"+r.Baseline]; b > 0 {
+			r.RatioVsNetstack = r.MedianMbps / b
 		}
 	}
 	return results
@@ -297,24 +348,7 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(ctx, opt.Duration+time.Minute)
 	defer cancel()
-	type got struct {
-		n   int64
-		end time.Time
-		err error
-	}
-	gotc := make(chan got, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			gotc <- got{err: err}
-			return
-		}
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		n, err := io.Copy(io.Discard, c)
-		gotc <- got{n, time.Now(), err}
-	}()
+	gotc := upload.Receive(ctx, ln, false)
 	c, err := client.dial(ctx, sa)
 	if err != nil {
 		run.Error = fmt.Sprintf("dial: %v", err)
@@ -323,40 +357,56 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	buf := make([]byte, 64<<10)
-	for i := range buf {
-		buf[i] = byte(i * 7)
-	}
+	buf := payloadBuf()
 	cpu0, start := cpuTime(), time.Now()
-	deadline := start.Add(opt.Duration)
-	var sent int64
-	for sent < opt.Size && time.Now().Before(deadline) {
-		n := int(min(int64(len(buf)), opt.Size-sent))
-		w, err := c.Write(buf[:n])
-		sent += int64(w)
-		if err != nil {
-			run.Error = fmt.Sprintf("write after %d octets: %v", sent, err)
-			return run
-		}
+	sent, err := sendFor(c.Write, buf, opt, start)
+	if err != nil {
+		run.Error = fmt.Sprintf("write after %d octets: %v", sent, err)
+		return run
 	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	g := <-gotc
 	cpu := cpuTime() - cpu0
-	if g.err != nil {
-		run.Error = fmt.Sprintf("server: %v", g.err)
+	if g.Err != nil {
+		run.Error = fmt.Sprintf("server: %v", g.Err)
 		return run
 	}
-	if g.n != sent {
-		run.Error = fmt.Sprintf("server read %d of %d octets", g.n, sent)
+	if g.N != sent {
+		run.Error = fmt.Sprintf("server read %d of %d octets", g.N, sent)
 		return run
 	}
-	el := g.end.Sub(start)
-	run.Bytes, run.Seconds, run.CPUSeconds = g.n, el.Seconds(), cpu.Seconds()
-	run.Mbps = float64(g.n) * 8 / el.Seconds() / 1e6
+	el := g.End.Sub(start)
+	run.Bytes, run.Seconds, run.CPUSeconds = g.N, el.Seconds(), cpu.Seconds()
+	run.Mbps = float64(g.N) * 8 / el.Seconds() / 1e6
 	run.Retransmissions = client.retransmissions(c)
 	return run
+}
+
+// payloadBuf is what a sender writes, 64 KiB at a time.
+func payloadBuf() []byte {
+	buf := make([]byte, 64<<10)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	return buf
+}
+
+// sendFor writes buf through write until opt.Size octets or opt.Duration
+// from start, whichever comes first, and returns how many it wrote.
+func sendFor(write func([]byte) (int, error), buf []byte, opt Options, start time.Time) (int64, error) {
+	deadline := start.Add(opt.Duration)
+	var sent int64
+	for sent < opt.Size && time.Now().Before(deadline) {
+		n := int(min(int64(len(buf)), opt.Size-sent))
+		w, err := write(buf[:n])
+		sent += int64(w)
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
 }
 
 // Sample runs one transfer of size octets of pairing p under prof with a
@@ -366,5 +416,10 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 func Sample(ctx context.Context, p Pairing, prof Profile, opt Options, size int64, seed int64, w io.Writer) Run {
 	opt = opt.withDefaults()
 	opt.Size, opt.Duration = size, time.Minute
+	if p.Client == Linux || p.Server == Linux {
+		run := transferTUN(ctx, p, opt, w)
+		run.Seed = seed
+		return run
+	}
 	return transfer(ctx, p, prof, opt, seed, w)
 }

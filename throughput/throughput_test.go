@@ -82,3 +82,24 @@ func BenchmarkPairings(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTUNPairings measures the pairings against the Linux kernel over
+// a TUN device (root only): go test -bench TUNPairings ./throughput.
+func BenchmarkTUNPairings(b *testing.B) {
+	if err := TUNAvailable(); err != nil {
+		b.Skip("needs root and /dev/net/tun: ", err)
+	}
+	for _, p := range TUNPairings {
+		b.Run("tun/"+p.Client+"-to-"+p.Server, func(b *testing.B) {
+			const size = 8 << 20
+			b.SetBytes(size)
+			b.ReportAllocs()
+			opt := Options{Size: size, Duration: time.Minute}.withDefaults()
+			for b.Loop() {
+				if run := transferTUN(context.Background(), p, opt, nil); run.Error != "" {
+					b.Fatal(run.Error)
+				}
+			}
+		})
+	}
+}

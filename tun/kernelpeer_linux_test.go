@@ -3,8 +3,6 @@ package tun
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -13,6 +11,7 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/upload"
 )
 
 const uploadSize = 4 << 20
@@ -110,27 +109,7 @@ func kernelPeer(t *testing.T, newStack func(*Device, netip.Addr) (userStack, err
 		t.Fatalf("listen: %v", err)
 	}
 	defer ln.Close()
-	type result struct {
-		sum [32]byte
-		n   int64
-		err error
-	}
-	resc := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			resc <- result{err: fmt.Errorf("accept: %w", err)}
-			return
-		}
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(60 * time.Second))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		var r result
-		copy(r.sum[:], h.Sum(nil))
-		r.n, r.err = n, err
-		resc <- r
-	}()
+	resc := upload.Receive(ctx, ln, true)
 
 	start := time.Now()
 	var c net.Conn
@@ -153,18 +132,13 @@ func kernelPeer(t *testing.T, newStack func(*Device, netip.Addr) (userStack, err
 	if err := c.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	var r result
-	select {
-	case r = <-resc:
-	case <-ctx.Done():
-		t.Fatalf("receiver: no EOF after %v", time.Since(start))
-	}
+	r := <-resc // ctx's end closes the connection
 	el := time.Since(start)
-	if r.err != nil {
-		t.Fatalf("receiver after %d bytes: %v", r.n, r.err)
+	if r.Err != nil {
+		t.Fatalf("receiver after %d bytes, %v: %v", r.N, el, r.Err)
 	}
-	if r.n != uploadSize || r.sum != want {
-		t.Fatalf("received %d bytes, sha256 %x; want %d, %x", r.n, r.sum, uploadSize, want)
+	if r.N != uploadSize || r.Sum != want {
+		t.Fatalf("received %d bytes, sha256 %x; want %d, %x", r.N, r.Sum, uploadSize, want)
 	}
 	t.Logf("4 MiB in %v (%.0f Mbit/s), %d non-IPv4 packets skipped", el.Round(time.Millisecond),
 		float64(uploadSize*8)/el.Seconds()/1e6, d.Skipped())

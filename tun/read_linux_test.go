@@ -68,12 +68,27 @@ func TestReadPacketCancelThenRead(t *testing.T) {
 			t.Fatalf("idle read %d: %v; want DeadlineExceeded", i, err)
 		}
 	}
-	// No stale deadline: a read with a live context waits for the packet.
-	go func() { time.Sleep(50 * time.Millisecond); peer.Write([]byte{0x45, 0, 0, 20}) }()
+	// No stale deadline: a read with a live context waits (nothing for
+	// 100 ms), then takes the packet.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if n, err := d.ReadPacket(ctx, b); err != nil || n != 4 {
-		t.Fatalf("ReadPacket after cancelled reads = %d, %v; want 4, nil", n, err)
+	type res struct {
+		n   int
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		n, err := d.ReadPacket(ctx, b)
+		got <- res{n, err}
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("ReadPacket after cancelled reads returned at once: %d, %v", r.n, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	peer.Write([]byte{0x45, 0, 0, 20})
+	if r := <-got; r.err != nil || r.n != 4 {
+		t.Fatalf("ReadPacket after cancelled reads = %d, %v; want 4, nil", r.n, r.err)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tcplab/upload"
 )
 
 // setSysctl writes a sysctl of the namespace ns (on its thread: /proc/sys/net
@@ -62,29 +63,9 @@ func TestStacksThroughKernel(t *testing.T) {
 			}
 			defer ln.Close()
 
-			type result struct {
-				n   int64
-				sum [32]byte
-				err error
-			}
-			resc := make(chan result, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					resc <- result{err: err}
-					return
-				}
-				c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-				h := sha256.New()
-				n, err := io.Copy(h, c)
-				c.Close()
-				var r result
-				copy(r.sum[:], h.Sum(nil))
-				r.n, r.err = n, err
-				resc <- r
-			}()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			resc := upload.Receive(ctx, ln, true)
 			start := time.Now()
 			c, err := cs.dial(ctx, netip.AddrPortFrom(sa, 12345))
 			if err != nil {
@@ -98,8 +79,8 @@ func TestStacksThroughKernel(t *testing.T) {
 				t.Fatalf("close: %v", err)
 			}
 			r := <-resc
-			if r.err != nil || r.n != size || r.sum != want {
-				t.Fatalf("server got %d of %d bytes, digest equal %v, err %v", r.n, size, r.sum == want, r.err)
+			if r.Err != nil || r.N != size || r.Sum != want {
+				t.Fatalf("server got %d of %d bytes, digest equal %v, err %v", r.N, size, r.Sum == want, r.Err)
 			}
 			el := time.Since(start)
 			t.Logf("64 MiB through the kernel in %v (%.0f Mbit/s)", el.Round(time.Millisecond), float64(size*8)/el.Seconds()/1e6)

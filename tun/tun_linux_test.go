@@ -8,10 +8,9 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"tcplab/netns"
-	"tcplab/wire"
+	"tcplab/wire/linktest"
 
 	"github.com/songgao/water"
 	"github.com/vishvananda/netlink"
@@ -162,84 +161,18 @@ func TestReadPacketUnblocks(t *testing.T) {
 	ns := newNetns(t)
 	d := ns.open(t, Config{Name: devName(), KernelAddr: netip.MustParsePrefix("198.18.243.1/24")})
 
-	read := func(ctx context.Context) <-chan error {
-		errc := make(chan error, 1)
-		go func() {
-			_, err := d.ReadPacket(ctx, make([]byte, 2048))
-			errc <- err
-		}()
-		return errc
-	}
-	wait := func(what string, errc <-chan error) error {
-		t.Helper()
-		start := time.Now()
-		select {
-		case err := <-errc:
-			if el := time.Since(start); el > 500*time.Millisecond {
-				t.Errorf("%s: ReadPacket took %v to return", what, el)
+	inject := func() error { // a UDP packet of 33 octets into the device
+		var err error
+		ns.do(func() {
+			var c net.Conn
+			if c, err = net.Dial("udp", "198.18.243.2:9"); err == nil {
+				_, err = c.Write([]byte("hello"))
+				c.Close()
 			}
-			return err
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: ReadPacket still blocked after 5s", what)
-			return nil
-		}
+		})
+		return err
 	}
-
-	// Cancelled context.
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := read(ctx)
-	select {
-	case err := <-errc:
-		t.Fatalf("ReadPacket on an idle device returned %v", err)
-	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	if err := wait("cancel", errc); !errors.Is(err, context.Canceled) {
-		t.Fatalf("after cancel: %v; want context.Canceled", err)
-	}
-
-	// The next read works: the deadline used for cancelling is gone.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	small := make([]byte, 20)
-	got := make(chan error, 1)
-	go func() {
-		_, err := d.ReadPacket(ctx2, small) // a UDP packet of 28+ bytes: truncated
-		got <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	var err error
-	ns.do(func() {
-		var c net.Conn
-		if c, err = net.Dial("udp", "198.18.243.2:9"); err == nil {
-			_, err = c.Write([]byte("hello"))
-			c.Close()
-		}
-	})
-	if err != nil {
-		t.Fatalf("sending UDP into the device: %v", err)
-	}
-	if err := <-got; !errors.Is(err, wire.ErrTruncated) {
-		t.Errorf("reading a 33-byte packet into 20 bytes: %v; want ErrTruncated", err)
-	}
-	if small[0]>>4 != 4 {
-		t.Errorf("truncated packet starts %x; want an IPv4 header", small)
-	}
-
-	// Deadline exceeded.
-	ctx3, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel3()
-	if err := wait("deadline", read(ctx3)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("after deadline: %v; want context.DeadlineExceeded", err)
-	}
-
-	// Close.
-	errc = read(context.Background())
-	time.Sleep(100 * time.Millisecond)
-	d.Close()
-	if err := wait("close", errc); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("after Close: %v; want net.ErrClosed", err)
-	}
+	linktest.ReadEnds(t, d, inject, append([]byte{0x45}, make([]byte, 27)...))
 	if d.Skipped() != 0 {
 		t.Errorf("Skipped() = %d with IPv6 disabled; want 0", d.Skipped())
 	}

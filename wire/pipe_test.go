@@ -489,6 +489,49 @@ func TestDelay(t *testing.T) {
 	}
 }
 
+// TestShortDelay: under spinBelow the reader waits out the last stretch
+// without a timer; a packet is still never readable before its delay, the
+// reader still wakes for a packet written while it waits, and the wire
+// accounts for how late it handed packets over.
+func TestShortDelay(t *testing.T) {
+	const delay = 300 * time.Microsecond
+	a, b := Pipe(PipeConfig{AtoB: Impairment{Delay: delay}})
+	defer a.Close()
+	if !a.out.spin {
+		t.Fatalf("a %v delay does not take the spinning path", delay)
+	}
+	for i := 0; i < 20; i++ {
+		p := tcpPacket(uint32(i), 100)
+		start := time.Now()
+		write(t, a, p)
+		got := readOne(t, b)
+		if el := time.Since(start); el < delay {
+			t.Fatalf("packet %d readable after %v, before the delay %v", i, el, delay)
+		}
+		if !bytes.Equal(got, p) {
+			t.Fatalf("packet %d differs", i)
+		}
+	}
+	// The reader blocks with nothing queued; a write wakes it.
+	got := make(chan []byte, 1)
+	go func() { got <- readOne(t, b) }()
+	p := tcpPacket(99, 10)
+	write(t, a, p)
+	if q := <-got; !bytes.Equal(q, p) {
+		t.Fatal("packet written to a waiting reader differs")
+	}
+	st := a.Stats()
+	if st.Delivered != 21 || st.Delayed != 21 || st.DelayTotal < 21*delay {
+		t.Errorf("stats %+v: want 21 delivered, each delayed by at least %v", st, delay)
+	}
+	if st.LateTotal < 0 {
+		t.Errorf("LateTotal %v is negative", st.LateTotal)
+	}
+	if newDirection(a.p, "x", 0, PipeConfig{}, Impairment{Delay: spinBelow}).spin {
+		t.Errorf("a %v delay spins: only delays under spinBelow should", spinBelow)
+	}
+}
+
 func TestRateLimit(t *testing.T) {
 	const rate = 10_000_000 // 10 Mbit/s
 	a, b := Pipe(PipeConfig{QueueLen: 8, AtoB: Impairment{Rate: rate}})

@@ -17,7 +17,7 @@ import (
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "bulk-transfer goodput of every pairing of handmade and netstack, under named wire profiles",
+		Usage: "bulk-transfer goodput of every pairing of handmade and netstack, under named wire profiles (and against Linux over TUN as root)",
 		Description: `Each pairing (netstack->netstack, the baseline, then handmade->handmade,
 handmade->netstack, netstack->handmade) sends a bulk transfer over the
 in-memory wire, under each profile:
@@ -35,9 +35,17 @@ netstack runs with its own options at the same buffer sizes; both are
 printed. Congestion control is like for like: handmade NewReno against
 netstack's Reno.
 
+As root the in-process stacks also meet the Linux kernel over a TUN device
+(a namespace made per transfer, the kernel's sysctls pinned as in tcplab
+compare), on a clean link: netstack->linux, handmade->linux,
+linux->netstack, linux->handmade; each is compared with netstack in the
+same role on the same device (the baseline column). --no-tun leaves them
+out.
+
 Examples:
    tcplab bench
    tcplab bench --profiles clean --runs 9
+   sudo tcplab bench --profiles clean --pairings handmade-linux,netstack-linux
    tcplab bench --pairings handmade-netstack,netstack-netstack --duration 5s
    tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'
    tcplab bench --html bench.html        # each row opens a sample conversation's graphs`,
@@ -48,6 +56,7 @@ Examples:
 			&cli.StringFlag{Name: "size", Value: "64MiB", Usage: "most octets per transfer"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, Usage: "longest time per transfer"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the wire's impairments (run r uses seed+1000r)"},
+			&cli.BoolFlag{Name: "no-tun", Usage: "skip the pairings against the Linux kernel over a TUN device (run by default as root)"},
 			&cli.BoolFlag{Name: "json", Usage: "stdout is one JSON document with results, one object per pairing, link and profile"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress"},
 			&cli.StringFlag{Name: "html", Usage: "also write the results as an HTML page to `FILE`, each row opening the flow graph of a sample transfer (captures beside it, in FILE-captures/)"},
@@ -88,14 +97,34 @@ func benchAction(c *cli.Context) error {
 		}
 		opt.Profiles = append(opt.Profiles, p)
 	}
+	inProcess := func(n string) bool { return n == throughput.Handmade || n == throughput.Netstack }
+	opt.TUN = !c.Bool("no-tun") && throughput.TUNAvailable() == nil
 	if s := c.String("pairings"); s != "" {
+		opt.Pairings, opt.TUNOnly = []throughput.Pairing{}, []throughput.Pairing{}
 		for _, n := range strings.Split(s, ",") {
 			cl, sv, ok := strings.Cut(strings.TrimSpace(n), "-")
-			if !ok || (cl != throughput.Handmade && cl != throughput.Netstack) || (sv != throughput.Handmade && sv != throughput.Netstack) {
-				return cli.Exit(fmt.Sprintf("--pairings: %q: want CLIENT-SERVER of handmade and netstack, e.g. handmade-netstack", n), 2)
+			p := throughput.Pairing{Client: cl, Server: sv}
+			switch {
+			case ok && inProcess(cl) && inProcess(sv):
+				opt.Pairings = append(opt.Pairings, p)
+			case ok && (inProcess(cl) && sv == throughput.Linux || cl == throughput.Linux && inProcess(sv)):
+				if err := throughput.TUNAvailable(); err != nil {
+					return cli.Exit(fmt.Sprintf("--pairings %s: the kernel is reached over a TUN device, which needs root: %v", n, err), 2)
+				}
+				if c.Bool("no-tun") {
+					return cli.Exit(fmt.Sprintf("--pairings %s and --no-tun: the kernel is only reached over a TUN device", n), 2)
+				}
+				opt.TUN = true
+				opt.TUNOnly = append(opt.TUNOnly, p)
+			default:
+				return cli.Exit(fmt.Sprintf("--pairings: %q: want CLIENT-SERVER of handmade and netstack (e.g. handmade-netstack), or one of them with linux (e.g. handmade-linux, as root)", n), 2)
 			}
-			opt.Pairings = append(opt.Pairings, throughput.Pairing{Client: cl, Server: sv})
 		}
+		if len(opt.TUNOnly) == 0 {
+			opt.TUN = false
+		}
+	} else if err := throughput.TUNAvailable(); err != nil && !c.Bool("no-tun") {
+		fmt.Fprintf(c.App.ErrWriter, "bench: the pairings against Linux over TUN left out: %v\n", err)
 	}
 	rep := benchReport{GVisorVersion: netstackref.Version(), NetstackOptions: opt.Netstack.String(),
 		HandmadeConfig: describeHandmade(opt.Handmade), Runs: opt.Runs, SizeBytes: opt.Size, DurationS: opt.Duration.Seconds()}
@@ -127,13 +156,13 @@ func benchAction(c *cli.Context) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "pairing\tprofile\tgoodput Mbit/s\tspread\tratio_vs_netstack\tretrans\tCPU s/GB\t")
+		fmt.Fprintln(tw, "pairing\tlink\tprofile\tgoodput Mbit/s\tspread\tratio_vs_netstack\tbaseline\tretrans\tCPU s/GB\t")
 		for _, r := range rep.Results {
 			if !r.OK {
-				fmt.Fprintf(tw, "%s\t%s\tFAILED\t\t\t\t\t\n", r.Pairing, r.Profile)
+				fmt.Fprintf(tw, "%s\t%s\t%s\tFAILED\t\t\t\t\t\t\n", r.Pairing, r.Link, r.Profile)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f..%.0f\t%.2f\t%d\t%.2f\t\n", r.Pairing, r.Profile, r.MedianMbps, r.MinMbps, r.MaxMbps, r.RatioVsNetstack, r.Retransmissions, r.CPUSecondsPerGB)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f..%.0f\t%.2f\t%s\t%d\t%.2f\t\n", r.Pairing, r.Link, r.Profile, r.MedianMbps, r.MinMbps, r.MaxMbps, r.RatioVsNetstack, r.Baseline, r.Retransmissions, r.CPUSecondsPerGB)
 		}
 		tw.Flush()
 	}

@@ -43,14 +43,18 @@ func writeBenchHTML(ctx context.Context, file string, rep benchReport, opt throu
 		fmt.Sprintf("%d runs each, %s or %.0fs per transfer; medians", rep.Runs, formatSize(rep.SizeBytes), rep.DurationS),
 	}}
 	for i, r := range rep.Results {
-		row := htmlBenchRow{ID: fmt.Sprintf("bench-%d", i+1), Pairing: r.Pairing, Profile: r.Profile, Verdict: "ok",
+		pairing := r.Pairing
+		if r.Link != "mem" {
+			pairing += " (" + r.Link + ")"
+		}
+		row := htmlBenchRow{ID: fmt.Sprintf("bench-%d", i+1), Pairing: pairing, Profile: r.Profile, Verdict: "ok",
 			Goodput: fmt.Sprintf("%.0f", r.MedianMbps), Spread: fmt.Sprintf("%.0f..%.0f", r.MinMbps, r.MaxMbps),
 			Ratio: fmt.Sprintf("%.2f", r.RatioVsNetstack), Retrans: fmt.Sprint(r.Retransmissions), CPU: fmt.Sprintf("%.2f", r.CPUSecondsPerGB)}
 		if !r.OK {
 			row.Verdict = "fail"
 		}
 		prof, _ := throughput.LookupProfile(r.Profile)
-		pcap := filepath.Join(capDir, fmt.Sprintf("bench_%s-to-%s_%s.pcap", r.Client, r.Server, r.Profile))
+		pcap := filepath.Join(capDir, fmt.Sprintf("bench_%s-to-%s_%s_%s.pcap", r.Client, r.Server, r.Link, r.Profile))
 		var buf bytes.Buffer
 		run := throughput.Sample(ctx, throughput.Pairing{Client: r.Client, Server: r.Server}, prof, opt, sampleSize, opt.Seed, &buf)
 		row.Sample = fmt.Sprintf("sample transfer of %s, seed %d: %.0f Mbit/s while captured, %d retransmissions", formatSize(sampleSize), run.Seed, run.Mbps, run.Retransmissions)

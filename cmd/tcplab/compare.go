@@ -25,9 +25,13 @@ the scenario records with its reason, such as RFC 1337 in TIME-WAIT), fail
 failed). The exit status is non-zero on any fail or error.
 
 Then the paired runs: each client stack uploads 1 MiB to each server stack,
-on a clean wire and at 2% loss, and the client's capture is checked: the
-handshake, sequence and acknowledgement arithmetic each way, no RST, both
-FINs acknowledged (skipped with --run or --no-paired).
+and the capture is checked: the handshake, sequence and acknowledgement
+arithmetic each way, no RST, both FINs acknowledged (skipped with --run or
+--no-paired). Over --link mem: handmade and netstack each way, on a clean
+wire and at 2% loss. Over TUN devices (--link tun, and linux on any link):
+each stack of the run behind its device serves an upload from the
+in-process handmade and netstack clients, and its client uploads to their
+servers.
 
 handmade and netstack run in process. --link says how the bench reaches
 them: tun (the default as root) gives each scenario run a network
@@ -51,11 +55,16 @@ AF_PACKET), from an address of its own on that link
 (--external-bench-addr: one the host does not own; the bench answers ARP
 for it, so no kernel on this side sees the connections or resets them).
 It sends only to the device's address, on that interface, and stops in
-seconds if the device does not answer ARP. tcplab cannot call listen or
-connect in a foreign stack: declare what your application does with
---external-can (listen: accepts on --external-port and keeps connections
-open; sink: reads everything to EOF; closed-port: nothing listens on
-port+1). A scenario that needs anything else (the application sending,
+seconds if the device does not answer ARP. Or, with --external-link
+route, through the kernel's routing (the device may be hops away), from
+an address the host owns (--external-bench-addr: the src of ip route get
+ADDRESS): a table of nftables rules, gone with the run, drops the RSTs
+the kernel would send the device for the bench's connections; the bench
+stops in seconds if three SYNs to the device get no answer. tcplab
+cannot call listen or connect in a foreign stack: declare what your
+application does with --external-can (listen: accepts on --external-port
+and keeps connections open; sink: reads everything to EOF; closed-port:
+nothing listens on port+1). A scenario that needs anything else (the application sending,
 closing, setting options) is n/a on external, naming what it needs. Or
 put the same keys in a file (--external-config; one "key value" a line:
 addr, port, link, bench-addr, can); flags override it.
@@ -73,13 +82,17 @@ Examples:
    # your stack at 10.9.0.2:8080 behind ens224, the bench on 10.9.0.1:
    sudo tcplab compare --stacks netstack,linux,external --external-link iface:ens224 \
         --external-addr 10.9.0.2 --external-port 8080 --external-bench-addr 10.9.0.1 \
+        --external-can listen,sink --no-paired
+   # the same stack one router away, through the kernel's routing from 10.8.0.5:
+   sudo tcplab compare --stacks netstack,linux,external --external-link route \
+        --external-addr 10.9.0.2 --external-port 8080 --external-bench-addr 10.8.0.5 \
         --external-can listen,sink --no-paired`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "stacks", Value: cli.NewStringSlice(stackHandmade, stackNetstack, stackLinux), Usage: "devices under test: handmade, netstack, linux (linux needs root; left out of the default without it), external (a stack tcplab does not run: see --external-*)"},
 			&cli.StringFlag{Name: "external-addr", Usage: "external: the device's IPv4 `ADDRESS`"},
 			&cli.UintFlag{Name: "external-port", Usage: "external: the `PORT` the device listens on"},
-			&cli.StringFlag{Name: "external-link", Usage: "external: how the bench reaches the device: iface:`NAME` (an Ethernet interface, AF_PACKET)"},
-			&cli.StringFlag{Name: "external-bench-addr", Usage: "external: the bench's own IPv4 `ADDRESS` on that link (not one the host owns)"},
+			&cli.StringFlag{Name: "external-link", Usage: "external: how the bench reaches the device: iface:`NAME` (an Ethernet interface, AF_PACKET) or route (the kernel's routing, its RSTs to the device dropped)"},
+			&cli.StringFlag{Name: "external-bench-addr", Usage: "external: the bench's own IPv4 `ADDRESS`: on iface:NAME one the host does not own; with route one it does"},
 			&cli.StringFlag{Name: "external-can", Usage: "external: what the device's application does, `LIST` of listen, sink, closed-port"},
 			&cli.StringFlag{Name: "external-config", Usage: "external: read addr, port, link, bench-addr and can from `FILE` (\"key value\" a line); flags override"},
 			&cli.StringFlag{Name: "link", Usage: "how the bench reaches handmade and netstack: tun (needs root) or mem; linux is always over its TUN", DefaultText: "tun as root, mem otherwise"},
@@ -156,6 +169,10 @@ func compareAction(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("--stacks external: %v", err), 2)
 		}
+		if cfg.Route {
+			fmt.Fprintf(c.App.ErrWriter, "compare: external through the kernel's routing from %v; while tcplab runs, a table of its own drops the kernel's RSTs to the device:\n  ip saddr %v ip daddr %v tcp flags rst meta mark != %#x counter drop\n",
+				cfg.BenchAddr, cfg.BenchAddr, cfg.Addr, compare.RouteMark)
+		}
 		if err := compare.ExternalReachable(c.Context, cfg); err != nil {
 			return cli.Exit(fmt.Sprintf("--stacks external: %v", err), 2)
 		}
@@ -175,7 +192,19 @@ func compareAction(c *cli.Context) error {
 	}
 	pairedFailed := false
 	if !c.Bool("no-paired") && c.String("run") == "" {
-		m.Paired = compare.RunPaired(c.Context, compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: pcapDir})
+		opt := compare.PairedOptions{Seed: int64(c.Uint64("seed")), PcapDir: pcapDir}
+		if link == "mem" {
+			m.Paired = compare.RunPaired(c.Context, opt)
+		}
+		// Over devices: each stack behind its link (TUN, the kernel)
+		// against the in-process clients and servers.
+		var devices []compare.Backend
+		for _, b := range backends {
+			if b.Link != "mem" && b.Capabilities == nil && slices.Contains(stacks, b.Name) {
+				devices = append(devices, b)
+			}
+		}
+		m.Paired = append(m.Paired, compare.RunPairedWith(c.Context, devices, opt)...)
 		for _, p := range m.Paired {
 			pairedFailed = pairedFailed || !p.OK
 		}
@@ -201,7 +230,7 @@ func compareAction(c *cli.Context) error {
 			return err
 		}
 		if len(m.Paired) > 0 {
-			fmt.Fprintln(c.App.Writer, "\npaired runs (1 MiB upload, judged from the client's capture):")
+			fmt.Fprintln(c.App.Writer, "\npaired runs (1 MiB upload, judged from the capture of the in-process end):")
 			if err := compare.WritePaired(c.App.Writer, m.Paired); err != nil {
 				return err
 			}
@@ -299,6 +328,26 @@ func writeMarkdown(file string, m *compare.Matrix) error {
 		fmt.Fprintf(&b, "- **%s** (%s, over %s): %d pass, %d allowed, %d fail, %d n/a, %d error\n", s, m.Versions[s], m.Links[s], x.Pass, x.Allowed, x.Fail, x.NA, x.Error)
 		if set := m.Settings[s]; len(set) > 0 {
 			fmt.Fprintf(&b, "  - pinned: `%s`\n", strings.Join(set, "`, `"))
+		}
+	}
+	if len(m.Paired) > 0 {
+		b.WriteString("\nPaired runs: a 1 MiB upload, judged from the capture of the in-process end.\n\n" +
+			"| client | server | link | result | intact | clean | segments | retransmitted | RSTs | problems |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, p := range m.Paired {
+			link := p.Wire
+			if p.DUTRole != "" {
+				link += ", " + p.DUTRole + " behind it"
+			}
+			res := "ok"
+			if !p.OK {
+				res = "FAIL " + cell(p.Error)
+			}
+			var segs, retx, rsts int
+			var problems []string
+			if p.Conv != nil {
+				segs, retx, rsts, problems = p.Conv.Segments, p.Conv.Retransmissions, p.Conv.RSTs, p.Conv.Problems
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %v | %v | %d | %d | %d | %s |\n", p.Client, p.Server, link, res, p.Intact, p.Clean, segs, retx, rsts, cell(strings.Join(problems, "; ")))
 		}
 	}
 	return os.WriteFile(file, []byte(b.String()), 0o644)

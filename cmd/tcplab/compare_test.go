@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tcplab/compare"
+	"tcplab/throughput"
 )
 
 // wantStacks is what the default --stacks runs here: linux too when this
@@ -193,8 +194,39 @@ func TestCompareLinux(t *testing.T) {
 	}
 }
 
+// TestBenchTUNAgainstLinux: as root, the pairings against the Linux
+// kernel run over a TUN device, each with netstack in the same role as
+// its baseline.
+func TestBenchTUNAgainstLinux(t *testing.T) {
+	if err := throughput.TUNAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip("needs root and /dev/net/tun: ", err)
+	}
+	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--runs", "1", "--size", "1MiB",
+		"--pairings", "netstack-linux,handmade-linux,linux-netstack,linux-handmade")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON document (%v):\n%s", err, stdout)
+	}
+	want := map[string]string{"netstack->linux": "netstack->linux", "handmade->linux": "netstack->linux",
+		"linux->netstack": "linux->netstack", "linux->handmade": "linux->netstack"}
+	if !rep.OK || len(rep.Results) != len(want) {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rep.Results {
+		if r.Link != "tun" || want[r.Pairing] != r.Baseline || r.MedianMbps <= 0 || r.RatioVsNetstack <= 0 || r.Runs[0].Bytes != 1<<20 {
+			t.Errorf("result %+v", r)
+		}
+	}
+}
+
 func TestBenchJSON(t *testing.T) {
-	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--profiles", "clean", "--runs", "1", "--size", "1MiB")
+	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--profiles", "clean", "--runs", "1", "--size", "1MiB", "--no-tun")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -211,7 +243,8 @@ func TestBenchJSON(t *testing.T) {
 			t.Errorf("result %+v", r)
 		}
 	}
-	for _, args := range [][]string{{"bench", "--profiles", "wan"}, {"bench", "--pairings", "linux-handmade"}, {"bench", "--runs", "0"}} {
+	for _, args := range [][]string{{"bench", "--profiles", "wan"}, {"bench", "--pairings", "linux-linux"}, {"bench", "--pairings", "handmade-kernel"},
+		{"bench", "--runs", "0"}, {"bench", "--pairings", "handmade-linux", "--no-tun"}} {
 		_, _, err := runCLI(t, args...)
 		var ec cli.ExitCoder
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 {

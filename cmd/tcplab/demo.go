@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,11 @@ const (
 	defaultClientAddr = "198.18.0.1"
 	defaultServerAddr = "198.18.0.2"
 	defaultPort       = 12345
+	// lanDelay is the demo wire's one-way delay: the article ran between
+	// two VMs on one LAN, where a round trip takes a few hundred
+	// microseconds. It is what makes stop-and-wait (the seed profile) cost
+	// what it cost the article; on a wire without delay it costs only CPU.
+	lanDelay = 100 * time.Microsecond
 )
 
 func demoCommand() *cli.Command {
@@ -38,7 +44,12 @@ handshake, the payload, a FIN from each side. First the hand-built client
 uploads to gVisor's netstack server, then netstack's client uploads to the
 hand-built server. The hand-built side is the full RFC 9293 TCP by default;
 --profile seed replays the article itself, 1400-octet chunks stop and wait,
-each answered by an ACK before the next.
+each answered by an ACK before the next; --profile full,seed runs both, one
+after the other on the same wire, and prints how long each took.
+
+The wire models the article's setting, two VMs on one LAN: 100µs each way
+by default. --delay 0 makes it an ideal wire, where stop-and-wait costs
+nothing but CPU and the profiles differ far less.
 
 Each run prints the narrated handshake and teardown and a summary (bytes,
 segments each way, retransmissions, duration, goodput, SHA-256 on both ends,
@@ -51,19 +62,20 @@ prints the seed, so a failing run reproduces with the same flags.
 Examples:
    tcplab demo
    tcplab demo --size 8MiB --loss 0.05 --seed 7
+   tcplab demo --size 8MiB --profile full,seed -q   # what a window buys over stop-and-wait
    tcplab demo --dup 0.01 --reorder 0.02 --delay 2ms --jitter 1ms --rate 100Mbit
    tcplab demo --corrupt 0.01 --pcap-dir /tmp/caps   # then: tshark -r /tmp/caps/handmade-to-netstack.server.pcap
    tcplab demo --json > demo.json                    # narration goes to stderr
    tcplab demo --profile seed --loss 0.05 --flow-dir flows   # flows/*.mmd, *.svg, *.tsg.svg`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "size", Value: "1MiB", Usage: "payload size: bytes, or with KiB/MiB/GiB/KB/MB/GB"},
-			&cli.StringFlag{Name: "profile", Value: "full", Usage: "hand-built stack: full (RFC 9293 TCP with windows, options, recovery) or seed (the article's stop-and-wait flow)"},
+			&cli.StringFlag{Name: "profile", Value: "full", Usage: "hand-built stack: full (RFC 9293 TCP with windows, options, recovery), seed (the article's stop-and-wait flow), or full,seed (both, timed side by side)"},
 			&cli.IntFlag{Name: "chunk", Value: 1400, Usage: "seed profile: data octets per segment sent by the handmade client (the article's 1400)"},
 			&cli.Float64Flag{Name: "loss", Usage: "fraction of packets the wire drops, each direction (0.05 = 5%)"},
 			&cli.Float64Flag{Name: "dup", Usage: "fraction of packets the wire duplicates"},
 			&cli.Float64Flag{Name: "reorder", Usage: "fraction of packets the wire holds back behind the next one"},
 			&cli.Float64Flag{Name: "corrupt", Usage: "fraction of packets with one bit flipped past the IPv4 header"},
-			&cli.DurationFlag{Name: "delay", Usage: "fixed one-way delay, e.g. 5ms"},
+			&cli.DurationFlag{Name: "delay", Value: lanDelay, Usage: "fixed one-way delay, e.g. 5ms; the default is a LAN between two VMs, 0 an ideal wire"},
 			&cli.DurationFlag{Name: "jitter", Usage: "extra one-way delay drawn uniformly from [0, jitter)"},
 			&cli.StringFlag{Name: "rate", Usage: "rate limit per direction, e.g. 100Mbit, 1Gbit, 500kbit"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed for every random decision of the wire", DefaultText: "random, printed"},
@@ -87,18 +99,56 @@ type demoReport struct {
 	Seed            int64       `json:"seed"`
 	GVisorVersion   string      `json:"gvisor_version"`
 	NetstackOptions string      `json:"netstack_options"`
-	HandmadeProfile string      `json:"handmade_profile"`
+	HandmadeProfile string      `json:"handmade_profile"` // "full", "seed" or "full,seed"
 	Wire            string      `json:"wire"`
 	PayloadBytes    int         `json:"payload_bytes"`
 	OK              bool        `json:"ok"`
 	Runs            []runResult `json:"runs"`
+	// Profiles compares the profiles' times when more than one ran
+	// (--profile full,seed) and every run succeeded.
+	Profiles *profileComparison `json:"profile_comparison,omitempty"`
+}
+
+// profileComparison is the time each profile needed for all its runs, in
+// the same invocation on the same wire.
+type profileComparison struct {
+	FullS float64 `json:"full_s"`
+	SeedS float64 `json:"seed_s"`
+	// SeedOverFull is SeedS / FullS: how many times longer stop-and-wait
+	// took than the full profile.
+	SeedOverFull float64 `json:"seed_over_full"`
+}
+
+// compareProfiles sums the duration of each profile's runs; nil unless
+// both profiles ran and every run succeeded.
+func compareProfiles(runs []runResult) *profileComparison {
+	var pc profileComparison
+	var nFull, nSeed int
+	for _, r := range runs {
+		if !r.OK {
+			return nil
+		}
+		switch r.Profile {
+		case "full":
+			pc.FullS += r.DurationS
+			nFull++
+		case "seed":
+			pc.SeedS += r.DurationS
+			nSeed++
+		}
+	}
+	if nFull == 0 || nSeed == 0 || nFull != nSeed || pc.FullS <= 0 {
+		return nil
+	}
+	pc.SeedOverFull = pc.SeedS / pc.FullS
+	return &pc
 }
 
 func demoAction(c *cli.Context) error {
 	if c.Args().Len() > 0 {
 		return cli.Exit(fmt.Sprintf("demo takes no arguments (got %q); see tcplab demo --help", c.Args().Slice()), 2)
 	}
-	cfg, runs, err := demoConfigFromFlags(c)
+	cfg, profiles, runs, err := demoConfigFromFlags(c)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -116,38 +166,51 @@ func demoAction(c *cli.Context) error {
 
 	rep := demoReport{
 		Seed: cfg.Seed, GVisorVersion: netstackref.Version(), NetstackOptions: cfg.Netstack.String(),
-		HandmadeProfile: cfg.Profile, Wire: describeWire(cfg.Impairment), PayloadBytes: len(cfg.Payload), OK: true,
+		HandmadeProfile: strings.Join(profiles, ","), Wire: describeWire(cfg.Impairment), PayloadBytes: len(cfg.Payload), OK: true,
 	}
-	fmt.Fprintf(narration, "tcplab demo: the article's upload, hand-built TCP (%s profile) against gVisor netstack\n", cfg.Profile)
-	if cfg.Profile == "seed" {
-		fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s in %d-octet chunks, stop and wait\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))), cfg.ChunkSize)
-	} else {
-		fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))))
-	}
-	fmt.Fprintf(narration, "  gVisor %s · netstack options: %s\n", rep.GVisorVersion, rep.NetstackOptions)
-	for i, name := range runs {
-		if err := c.Context.Err(); err != nil {
-			break
+	total := len(profiles) * len(runs)
+	for _, profile := range profiles {
+		cfg.Profile = profile
+		if len(profiles) > 1 {
+			cfg.CapturePrefix = profile + "."
 		}
-		fmt.Fprintf(narration, "\n== run %d/%d: %s\n", i+1, len(runs), describeRun(name, cfg))
-		r := runDirection(c.Context, cfg, name)
-		if fd := c.String("flow-dir"); fd != "" && cfg.PcapDir != "" {
-			files, err := drawRun(fd, cfg.PcapDir, r)
-			r.FlowGraphs = files
-			if err != nil {
-				r.OK, r.Error = false, fmt.Sprintf("--flow-dir: %v", err)
+		fmt.Fprintf(narration, "tcplab demo: the article's upload, hand-built TCP (%s profile) against gVisor netstack\n", cfg.Profile)
+		if cfg.Profile == "seed" {
+			fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s in %d-octet chunks, stop and wait\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))), cfg.ChunkSize)
+		} else {
+			fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))))
+		}
+		fmt.Fprintf(narration, "  gVisor %s · netstack options: %s\n", rep.GVisorVersion, rep.NetstackOptions)
+		for _, name := range runs {
+			if err := c.Context.Err(); err != nil {
+				break
+			}
+			fmt.Fprintf(narration, "\n== run %d/%d: %s\n", len(rep.Runs)+1, total, describeRun(name, cfg))
+			r := runDirection(c.Context, cfg, name)
+			if fd := c.String("flow-dir"); fd != "" && cfg.PcapDir != "" {
+				files, err := drawRun(fd, cfg.PcapDir, r)
+				r.FlowGraphs = files
+				if err != nil {
+					r.OK, r.Error = false, fmt.Sprintf("--flow-dir: %v", err)
+				}
+			}
+			rep.Runs = append(rep.Runs, r)
+			rep.OK = rep.OK && r.OK
+			if !jsonOut {
+				printRun(out, r, cfg.Seed)
+			} else {
+				fmt.Fprintf(narration, "-- %s: %s\n", name, verdict(r))
 			}
 		}
-		rep.Runs = append(rep.Runs, r)
-		rep.OK = rep.OK && r.OK
-		if !jsonOut {
-			printRun(out, r, cfg.Seed)
-		} else {
-			fmt.Fprintf(narration, "-- %s: %s\n", name, verdict(r))
+		if len(profiles) > 1 {
+			fmt.Fprintln(narration)
 		}
 	}
 	if c.Context.Err() != nil {
 		rep.OK = false
+	}
+	if len(profiles) > 1 {
+		rep.Profiles = compareProfiles(rep.Runs)
 	}
 	if jsonOut {
 		enc := json.NewEncoder(out)
@@ -164,33 +227,52 @@ func demoAction(c *cli.Context) error {
 	return nil
 }
 
-func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, error) {
-	cfg := demoConfig{Timeout: c.Duration("timeout"), Verbose: c.Bool("verbose"), ChunkSize: c.Int("chunk"), Netstack: netstackref.DefaultOptions(), Profile: c.String("profile")}
-	if cfg.Profile != "full" && cfg.Profile != "seed" {
-		return cfg, nil, fmt.Errorf("--profile %q: want full or seed", cfg.Profile)
+// demoProfiles parses --profile: full, seed, or both separated by a comma,
+// in the order given.
+func demoProfiles(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p != "full" && p != "seed" {
+			return nil, fmt.Errorf("--profile %q: want full, seed, or full,seed", s)
+		}
+		if slices.Contains(out, p) {
+			return nil, fmt.Errorf("--profile %q names %s twice", s, p)
+		}
+		out = append(out, p)
 	}
+	return out, nil
+}
+
+func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, []string, error) {
+	cfg := demoConfig{Timeout: c.Duration("timeout"), Verbose: c.Bool("verbose"), ChunkSize: c.Int("chunk"), Netstack: netstackref.DefaultOptions()}
+	profiles, err := demoProfiles(c.String("profile"))
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	cfg.Profile = profiles[0]
 	size, err := parseSize(c.String("size"))
 	if err != nil {
-		return cfg, nil, fmt.Errorf("--size: %w", err)
+		return cfg, nil, nil, fmt.Errorf("--size: %w", err)
 	}
 	if cfg.ChunkSize < 1 || cfg.ChunkSize > 65495 {
-		return cfg, nil, fmt.Errorf("--chunk %d: want 1 to 65495 octets", cfg.ChunkSize)
+		return cfg, nil, nil, fmt.Errorf("--chunk %d: want 1 to 65495 octets", cfg.ChunkSize)
 	}
 	if cfg.Timeout <= 0 {
-		return cfg, nil, fmt.Errorf("--timeout %v: want a positive duration", cfg.Timeout)
+		return cfg, nil, nil, fmt.Errorf("--timeout %v: want a positive duration", cfg.Timeout)
 	}
 	im := wire.Impairment{Loss: c.Float64("loss"), Dup: c.Float64("dup"), Reorder: c.Float64("reorder"), Corrupt: c.Float64("corrupt"),
 		Delay: c.Duration("delay"), Jitter: c.Duration("jitter")}
 	if s := c.String("rate"); s != "" {
 		if im.Rate, err = wire.ParseRate(s); err != nil {
-			return cfg, nil, fmt.Errorf("--rate: %w", err)
+			return cfg, nil, nil, fmt.Errorf("--rate: %w", err)
 		}
 	}
 	if err := im.Validate(); err != nil {
-		return cfg, nil, fmt.Errorf("%w (flags --loss, --dup, --reorder, --corrupt take fractions such as 0.05)", err)
+		return cfg, nil, nil, fmt.Errorf("%w (flags --loss, --dup, --reorder, --corrupt take fractions such as 0.05)", err)
 	}
 	if im.Loss >= 1 {
-		return cfg, nil, fmt.Errorf("--loss %v drops every packet: nothing could ever arrive", im.Loss)
+		return cfg, nil, nil, fmt.Errorf("--loss %v drops every packet: nothing could ever arrive", im.Loss)
 	}
 	cfg.Impairment = im
 	if c.IsSet("seed") {
@@ -201,29 +283,29 @@ func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, error) {
 		cfg.Seed = int64(binary.BigEndian.Uint64(b[:]) >> 1 % 1_000_000)
 	}
 	if cfg.Client, err = parseIPv4("--client-addr", c.String("client-addr")); err != nil {
-		return cfg, nil, err
+		return cfg, nil, nil, err
 	}
 	sa, err := parseIPv4("--server-addr", c.String("server-addr"))
 	if err != nil {
-		return cfg, nil, err
+		return cfg, nil, nil, err
 	}
 	if sa == cfg.Client {
-		return cfg, nil, fmt.Errorf("--client-addr and --server-addr are both %s: the two ends need different addresses", sa)
+		return cfg, nil, nil, fmt.Errorf("--client-addr and --server-addr are both %s: the two ends need different addresses", sa)
 	}
 	port := c.Uint("port")
 	if port < 1 || port > 65535 {
-		return cfg, nil, fmt.Errorf("--port %d: want 1 to 65535", port)
+		return cfg, nil, nil, fmt.Errorf("--port %d: want 1 to 65535", port)
 	}
 	cfg.Server = netip.AddrPortFrom(sa, uint16(port))
 	if d := c.String("pcap-dir"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return cfg, nil, fmt.Errorf("--pcap-dir: %w", err)
+			return cfg, nil, nil, fmt.Errorf("--pcap-dir: %w", err)
 		}
 		cfg.PcapDir = d
 	}
 	if d := c.String("flow-dir"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return cfg, nil, fmt.Errorf("--flow-dir: %w", err)
+			return cfg, nil, nil, fmt.Errorf("--flow-dir: %w", err)
 		}
 		if cfg.PcapDir == "" {
 			cfg.PcapDir = d // the graphs are drawn from the captures
@@ -235,12 +317,12 @@ func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, error) {
 		runs = nil
 		for _, r := range sel {
 			if r != runHandmadeToNetstack && r != runNetstackToHandmade {
-				return cfg, nil, fmt.Errorf("--run %q: want %s or %s", r, runHandmadeToNetstack, runNetstackToHandmade)
+				return cfg, nil, nil, fmt.Errorf("--run %q: want %s or %s", r, runHandmadeToNetstack, runNetstackToHandmade)
 			}
 			runs = append(runs, r)
 		}
 	}
-	return cfg, runs, nil
+	return cfg, profiles, runs, nil
 }
 
 func parseIPv4(flag, s string) (netip.Addr, error) {
@@ -349,8 +431,8 @@ func printRun(w io.Writer, r runResult, seed int64) {
 				d.name, d.s.Lost, d.s.Duplicated, d.s.Reordered, d.s.Corrupted, seed)
 		}
 		if d.s.Delayed > 0 {
-			fmt.Fprintf(w, "   wire %s: %d packets delayed, %.2fms on average, %d queued behind the rate limit\n",
-				d.name, d.s.Delayed, d.s.MeanDelayMs, d.s.RateQueued)
+			fmt.Fprintf(w, "   wire %s: %d packets delayed, %.2fms on average (delivered %.3fms late on average), %d queued behind the rate limit\n",
+				d.name, d.s.Delayed, d.s.MeanDelayMs, d.s.MeanLateMs, d.s.RateQueued)
 		}
 	}
 	fmt.Fprintf(w, "   handmade (%s profile) dropped: checksum %d, malformed %d, unacceptable %d; held out of order %d\n",
@@ -369,8 +451,12 @@ func printRun(w io.Writer, r runResult, seed int64) {
 }
 
 func printSummary(w io.Writer, rep demoReport) {
-	fmt.Fprintf(w, "\n%-22s %-9s %10s %9s %12s %8s  %s\n", "run", "result", "bytes", "time", "goodput", "retrans", "sha256 (sent = received)")
+	fmt.Fprintf(w, "\n%-27s %-9s %10s %9s %12s %8s  %s\n", "run", "result", "bytes", "time", "goodput", "retrans", "sha256 (sent = received)")
 	for _, r := range rep.Runs {
+		name := r.Name
+		if strings.Contains(rep.HandmadeProfile, ",") {
+			name = r.Profile + " " + r.Name
+		}
 		res := "ok"
 		if !r.OK {
 			res = "FAILED"
@@ -379,7 +465,10 @@ func printSummary(w io.Writer, rep demoReport) {
 		if r.SHA256Sent == r.SHA256Received {
 			eq = "="
 		}
-		fmt.Fprintf(w, "%-22s %-9s %10d %8.3fs %7.1f Mb/s %8d  %s %s %s\n", r.Name, res, r.BytesReceived, r.DurationS, r.GoodputMbps, r.Retransmissions, short(r.SHA256Sent), eq, short(r.SHA256Received))
+		fmt.Fprintf(w, "%-27s %-9s %10d %8.3fs %7.1f Mb/s %8d  %s %s %s\n", name, res, r.BytesReceived, r.DurationS, r.GoodputMbps, r.Retransmissions, short(r.SHA256Sent), eq, short(r.SHA256Received))
+	}
+	if pc := rep.Profiles; pc != nil {
+		fmt.Fprintf(w, "profiles on %s: full %.3fs, seed %.3fs for the same payload; stop-and-wait took %.1f× as long\n", rep.Wire, pc.FullS, pc.SeedS, pc.SeedOverFull)
 	}
 	fmt.Fprintf(w, "seed %d · gVisor %s\n", rep.Seed, rep.GVisorVersion)
 }
@@ -412,17 +501,17 @@ func nonZeroCounters(v any) string {
 // drawRun draws the captures of a demo run (both ends) into dir, with the
 // wire's events.
 func drawRun(dir, pcapDir string, r runResult) ([]string, error) {
-	events := filepath.Join(pcapDir, r.Name+".events.jsonl")
+	events := filepath.Join(pcapDir, r.captureBase+".events.jsonl")
 	if _, err := os.Stat(events); err != nil {
 		events = ""
 	}
 	var files []string
 	for _, role := range []string{"client", "server"} {
-		pcap := filepath.Join(pcapDir, r.Name+"."+role+".pcap")
+		pcap := filepath.Join(pcapDir, r.captureBase+"."+role+".pcap")
 		if _, err := os.Stat(pcap); err != nil {
 			continue // the run failed before capturing
 		}
-		f, err := writeFlowGraphs(dir, r.Name+"."+role, pcap, events, flow.RenderOptions{ClientName: r.Client, ServerName: r.Server})
+		f, err := writeFlowGraphs(dir, r.captureBase+"."+role, pcap, events, flow.RenderOptions{ClientName: r.Client, ServerName: r.Server})
 		files = append(files, f...)
 		if err != nil {
 			return files, fmt.Errorf("%s: %w", pcap, err)

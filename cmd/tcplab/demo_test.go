@@ -145,6 +145,8 @@ func TestDemoRejectsBadFlags(t *testing.T) {
 		{[]string{"--client-addr", "::1"}, "IPv4"},
 		{[]string{"--server-addr", "198.18.0.1"}, "different addresses"},
 		{[]string{"--run", "sideways"}, "--run"},
+		{[]string{"--profile", "fast"}, "want full, seed, or full,seed"},
+		{[]string{"--profile", "seed,seed"}, "twice"},
 		{[]string{"extra"}, "no arguments"},
 	} {
 		_, _, err := runCLI(t, append([]string{"demo"}, tc.args...)...)
@@ -152,6 +154,65 @@ func TestDemoRejectsBadFlags(t *testing.T) {
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("demo %v: err %v, want exit 2 mentioning %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestDemoBothProfiles: --profile full,seed runs each direction under
+// each profile on the same wire, labels every run with its profile, keeps
+// their captures apart, and compares the profiles' times.
+func TestDemoBothProfiles(t *testing.T) {
+	dir := t.TempDir()
+	rep, stderr, err := demoJSON(t, "--size", "64KiB", "--seed", "5", "--profile", "full,seed", "--pcap-dir", dir, "-q")
+	if err != nil || !rep.OK {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if rep.HandmadeProfile != "full,seed" || len(rep.Runs) != 4 {
+		t.Fatalf("profile %q, %d runs: want full,seed and 4", rep.HandmadeProfile, len(rep.Runs))
+	}
+	captures := map[string]bool{}
+	var full, seed float64
+	for i, r := range rep.Runs {
+		want := []string{"full", "full", "seed", "seed"}[i]
+		if r.Profile != want || r.Handmade.Profile != want {
+			t.Errorf("run %d (%s): profile %q, handmade says %q, want %q", i, r.Name, r.Profile, r.Handmade.Profile, want)
+		}
+		if r.SHA256Received != r.SHA256Sent {
+			t.Errorf("run %d (%s %s): payload differs", i, r.Profile, r.Name)
+		}
+		if want == "full" {
+			full += r.DurationS
+		} else {
+			seed += r.DurationS
+		}
+		for _, c := range r.Captures {
+			if captures[c] {
+				t.Errorf("run %d (%s %s) writes %s, which an earlier run wrote too", i, r.Profile, r.Name, c)
+			}
+			captures[c] = true
+			if !strings.HasPrefix(filepath.Base(c), r.Profile+".") {
+				t.Errorf("capture %s of a %s run does not name its profile", c, r.Profile)
+			}
+		}
+	}
+	if len(captures) != 12 {
+		t.Errorf("%d capture files, want 3 per run", len(captures))
+	}
+	pc := rep.Profiles
+	if pc == nil || pc.FullS != full || pc.SeedS != seed || pc.SeedOverFull != seed/full {
+		t.Fatalf("profile_comparison %+v: want full %v, seed %v, ratio %v", pc, full, seed, seed/full)
+	}
+	// The default wire is a LAN: every packet waited out its delay.
+	if !strings.Contains(rep.Wire, "delay=100µs") {
+		t.Errorf("wire %q: want the default 100µs delay", rep.Wire)
+	}
+	for _, r := range rep.Runs {
+		if d := r.Wire.ClientToServer; d.Delayed != d.Written || d.MeanDelayMs < 0.1 {
+			t.Errorf("%s %s: %d of %d packets delayed, mean %.3fms: want all, at least 0.1ms", r.Profile, r.Name, d.Delayed, d.Written, d.MeanDelayMs)
+		}
+	}
+	// One profile: no comparison.
+	if rep1, _, err := demoJSON(t, "--size", "16KiB", "--seed", "5", "--profile", "seed", "-q", "--run", runHandmadeToNetstack); err != nil || rep1.Profiles != nil {
+		t.Errorf("--profile seed: err %v, comparison %+v: want none", err, rep1.Profiles)
 	}
 }
 

@@ -397,30 +397,34 @@ func TestServerTakesUploadsAtOnce(t *testing.T) {
 }
 
 // server --check judges an external client's conversation (here the
-// kernel's) from the server's capture.
+// kernel's) from the server's capture, on either server stack.
 func TestServerCheckJudgesAKernelClient(t *testing.T) {
 	requireRoot(t)
-	kernel, addr := testSubnet(t)
-	srv := startTCPLab(t, "server", "--json", "--check", "--stack", "netstack", "--link", "tun:"+netns.DevName("tlk"),
-		"--kernel-addr", kernel.String(), "--addr", addr.String())
-	srv.waitLine(t, "listening on")
-	rep, stderr, err := clientJSON(t, "--stack", "linux", "--server", addr.String(), "--size", "2MiB")
-	if err != nil || !rep.OK {
-		t.Fatalf("client: %v %+v\n%s", err, rep.Upload, stderr)
-	}
-	if code := srv.wait(t); code != 0 {
-		t.Fatalf("server exit %d\n%s", code, srv.stderr.String())
-	}
-	var srep serverReport
-	decodeOne(t, srv.stdout.Bytes(), &srep)
-	if len(srep.Uploads) != 1 || srep.Uploads[0].Conversation == nil {
-		t.Fatalf("report %+v", srep)
-	}
-	cv := srep.Uploads[0].Conversation
-	if !srep.OK || !cv.Clean() || cv.BytesC2S != 2<<20 || cv.Client.String() != rep.Upload.Local {
-		t.Errorf("conversation %v, problems %q; client %s", cv, cv.Problems, rep.Upload.Local)
-	}
-	if !strings.Contains(srv.stderr.String(), "clean") {
-		t.Errorf("the narration does not give the verdict:\n%s", srv.stderr.String())
+	for _, stack := range []string{"netstack", "handmade"} {
+		t.Run(stack, func(t *testing.T) {
+			kernel, addr := testSubnet(t)
+			srv := startTCPLab(t, "server", "--json", "--check", "--stack", stack, "--link", "tun:"+netns.DevName("tlk"),
+				"--kernel-addr", kernel.String(), "--addr", addr.String())
+			srv.waitLine(t, "listening on")
+			rep, stderr, err := clientJSON(t, "--stack", "linux", "--server", addr.String(), "--size", "2MiB")
+			if err != nil || !rep.OK {
+				t.Fatalf("client: %v %+v\n%s", err, rep.Upload, stderr)
+			}
+			if code := srv.wait(t); code != 0 {
+				t.Fatalf("server exit %d\n%s", code, srv.stderr.String())
+			}
+			var srep serverReport
+			decodeOne(t, srv.stdout.Bytes(), &srep)
+			if len(srep.Uploads) != 1 || srep.Uploads[0].Conversation == nil {
+				t.Fatalf("report %+v", srep)
+			}
+			cv := srep.Uploads[0].Conversation
+			if !srep.OK || !cv.Clean() || cv.BytesC2S != 2<<20 || cv.Client.String() != rep.Upload.Local {
+				t.Errorf("conversation %v, problems %q; client %s", cv, cv.Problems, rep.Upload.Local)
+			}
+			if !strings.Contains(srv.stderr.String(), "clean") {
+				t.Errorf("the narration does not give the verdict:\n%s", srv.stderr.String())
+			}
+		})
 	}
 }

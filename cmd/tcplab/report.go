@@ -102,7 +102,11 @@ func writeHTMLReport(file string, m *compare.Matrix) error {
 		rep.Rows = append(rep.Rows, row)
 	}
 	for i, p := range m.Paired {
-		hp := htmlPaired{ID: fmt.Sprintf("paired-%d", i+1), Client: p.Client, Server: p.Server, Wire: p.Wire, Verdict: "ok", Detail: p.Error, Pcap: rel(p.Pcap)}
+		wire := p.Wire
+		if p.DUTRole != "" {
+			wire += ", " + p.DUTRole + " behind it"
+		}
+		hp := htmlPaired{ID: fmt.Sprintf("paired-%d", i+1), Client: p.Client, Server: p.Server, Wire: wire, Verdict: "ok", Detail: p.Error, Pcap: rel(p.Pcap)}
 		if !p.OK {
 			hp.Verdict = "fail"
 		}

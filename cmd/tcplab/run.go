@@ -20,21 +20,24 @@ import (
 
 // demoConfig is everything one demo needs, flags resolved.
 type demoConfig struct {
-	Seed         int64
-	Impairment   wire.Impairment
-	Payload      []byte
-	ChunkSize    int
-	Client       netip.Addr
-	Server       netip.AddrPort
-	PcapDir      string
-	Timeout      time.Duration
-	Narration    io.Writer // handmade traces
-	Progress     io.Writer // progress lines on long runs; nil: none
-	Verbose      bool
-	Netstack     netstackref.Options
-	Profile      string // "full" or "seed"
-	HandmadeSeed handmade.SeedConfig
-	HandmadeFull handmade.Config
+	Seed       int64
+	Impairment wire.Impairment
+	Payload    []byte
+	ChunkSize  int
+	Client     netip.Addr
+	Server     netip.AddrPort
+	PcapDir    string
+	Timeout    time.Duration
+	Narration  io.Writer // handmade traces
+	Progress   io.Writer // progress lines on long runs; nil: none
+	Verbose    bool
+	Netstack   netstackref.Options
+	Profile    string // "full" or "seed"
+	// CapturePrefix starts the name of every capture file of a run, so
+	// that runs of several profiles into one --pcap-dir keep apart.
+	CapturePrefix string
+	HandmadeSeed  handmade.SeedConfig
+	HandmadeFull  handmade.Config
 }
 
 // Run names, one per direction.
@@ -58,12 +61,20 @@ type wireStats struct {
 	Delayed     uint64  `json:"delayed"`
 	MeanDelayMs float64 `json:"mean_delay_ms"`
 	RateQueued  uint64  `json:"rate_queued"`
+	// MeanLateMs is how long after its scheduled time a delivered packet
+	// reached the reader, on average: what the host's scheduling added to
+	// the wire's delays.
+	MeanLateMs float64 `json:"mean_late_ms"`
 }
 
 func toWireStats(s wire.DirStats) wireStats {
-	w := wireStats{s.Written, s.Delivered, s.Lost, s.Duplicated, s.Reordered, s.Corrupted, s.BytesWritten, s.BytesDelivered, s.Delayed, 0, s.RateQueued}
+	w := wireStats{Written: s.Written, Delivered: s.Delivered, Lost: s.Lost, Duplicated: s.Duplicated, Reordered: s.Reordered,
+		Corrupted: s.Corrupted, BytesWritten: s.BytesWritten, BytesDelivered: s.BytesDelivered, Delayed: s.Delayed, RateQueued: s.RateQueued}
 	if s.Delayed > 0 {
 		w.MeanDelayMs = float64((s.DelayTotal / time.Duration(s.Delayed)).Microseconds()) / 1000
+	}
+	if s.Delivered > 0 {
+		w.MeanLateMs = float64((s.LateTotal / time.Duration(s.Delivered)).Microseconds()) / 1000
 	}
 	return w
 }
@@ -71,6 +82,7 @@ func toWireStats(s wire.DirStats) wireStats {
 // runResult is one direction of the demo, as printed and as JSON.
 type runResult struct {
 	Name             string  `json:"name"`
+	Profile          string  `json:"profile"` // the handmade profile
 	Client           string  `json:"client"`
 	Server           string  `json:"server"`
 	Bytes            int64   `json:"bytes"`
@@ -96,13 +108,16 @@ type runResult struct {
 	Captures []string `json:"captures,omitempty"`
 	// FlowGraphs are the drawings of the captures (--flow-dir).
 	FlowGraphs []string `json:"flow_graphs,omitempty"`
+	// captureBase starts the names of the run's capture files.
+	captureBase string
 }
 
 // runDirection runs one upload over a fresh in-memory wire: the handmade
 // client to the netstack server, or the netstack client to the handmade
 // server. It cleans up (stack, wire, capture files) on every path.
 func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResult) {
-	res.Name = name
+	res.Name, res.Profile = name, cfg.Profile
+	res.captureBase = cfg.CapturePrefix + name
 	res.Bytes = int64(len(cfg.Payload))
 	sum := sha256.Sum256(cfg.Payload)
 	res.SHA256Sent = hex.EncodeToString(sum[:])
@@ -135,7 +150,7 @@ func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResu
 	}()
 	var events func(wire.Event)
 	if cfg.PcapDir != "" {
-		f, err := os.Create(filepath.Join(cfg.PcapDir, name+".events.jsonl"))
+		f, err := os.Create(filepath.Join(cfg.PcapDir, res.captureBase+".events.jsonl"))
 		if err != nil {
 			return fail(fmt.Errorf("capture sidecar: %w", err))
 		}
@@ -155,7 +170,7 @@ func runDirection(ctx context.Context, cfg demoConfig, name string) (res runResu
 			l    *wire.Link
 			role string
 		}{{&cLink, "client"}, {&sLink, "server"}} {
-			f, err := os.Create(filepath.Join(cfg.PcapDir, name+"."+side.role+".pcap"))
+			f, err := os.Create(filepath.Join(cfg.PcapDir, res.captureBase+"."+side.role+".pcap"))
 			if err != nil {
 				return fail(fmt.Errorf("capture: %w", err))
 			}
