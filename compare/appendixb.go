@@ -71,7 +71,7 @@ var AppendixB = []Requirement{
 	{ID: "MUST-66", Feature: "Process RST and URG even with zero window", Level: "MUST"},
 	// Urgent data
 	{ID: "MUST-30", Feature: "Include support for urgent pointer", Level: "MUST"},
-	{ID: "MUST-62", Feature: "Pointer indicates first non-urgent octet", Level: "MUST", Gap: "the DUT sending urgent data (MSG_OOB), which the DUT interface cannot ask for yet; received pointers are checked by UR-01a/b"},
+	{ID: "MUST-62", Feature: "Pointer indicates first non-urgent octet", Level: "MUST"},
 	{ID: "MUST-31", Feature: "Arbitrary length urgent data sequence", Level: "MUST"},
 	{ID: "MUST-32", Feature: "Inform ALP asynchronously of urgent data", Level: "MUST", OffWire: "between the stack and its application"},
 	{ID: "MUST-33", Feature: "ALP can learn if/how much urgent data Q'd", Level: "MUST", OffWire: "between the stack and its application"},

@@ -108,6 +108,7 @@ var scenarioNeeds = map[string][]Capability{
 	"UR-01a": {NeedListener},
 	"UR-01b": {NeedListener},
 	"UR-02":  {NeedListener, NeedSink},
+	"UR-03":  {NeedListener, NeedSend, NeedSocketOptions},
 	"FC-10":  {NeedListener, NeedAppClose},
 	"RT-06":  {NeedClient},
 	"DT-05b": {NeedListener, NeedSend, NeedSocketOptions},

@@ -63,6 +63,10 @@ type Listener interface {
 type Socket interface {
 	// Send writes p, waiting at most timeout for buffer space.
 	Send(p []byte, timeout time.Duration) (int, error)
+	// SendUrgent writes p as urgent data (send with MSG_OOB: RFC 9293
+	// §3.9.1 SEND with the urgent flag); errors.ErrUnsupported from a
+	// stack that cannot.
+	SendUrgent(p []byte, timeout time.Duration) (int, error)
 	// Recv reads at most max octets, waiting at most timeout for some.
 	Recv(max int, timeout time.Duration) ([]byte, error)
 	// ShutdownWrite is shutdown(SHUT_WR): a FIN after the queued data.

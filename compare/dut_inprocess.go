@@ -106,7 +106,7 @@ func (d *handmadeDUT) Connect(to netip.AddrPort) *Pending[Socket] {
 }
 
 func handmadeSocket(c *handmade.Conn) Socket {
-	return &socket{c: c, tcp: c, abort: func() error { c.Abort(); return nil }, norm: identity}
+	return &socket{c: c, tcp: c, abort: func() error { c.Abort(); return nil }, norm: identity, urgent: c.WriteUrgent}
 }
 
 func identity(err error) error { return err }
@@ -250,11 +250,23 @@ type socket struct {
 	tcp   tcpOptions
 	abort func() error
 	norm  func(error) error
+	// urgent writes urgent data; nil for a stack that cannot (gVisor's
+	// netstack has no MSG_OOB for TCP).
+	urgent func([]byte) (int, error)
 }
 
 func (s *socket) Send(p []byte, timeout time.Duration) (int, error) {
 	s.c.SetWriteDeadline(deadline(timeout))
 	n, err := s.c.Write(p)
+	return n, s.norm(err)
+}
+
+func (s *socket) SendUrgent(p []byte, timeout time.Duration) (int, error) {
+	if s.urgent == nil {
+		return 0, fmt.Errorf("sending urgent data: %w", errors.ErrUnsupported)
+	}
+	s.c.SetWriteDeadline(deadline(timeout))
+	n, err := s.urgent(p)
 	return n, s.norm(err)
 }
 

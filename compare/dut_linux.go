@@ -406,13 +406,22 @@ type linuxSocket struct {
 // Send is send(2) with MSG_NOSIGNAL until p is queued or the deadline
 // passes.
 func (s *linuxSocket) Send(p []byte, timeout time.Duration) (int, error) {
+	return s.send(p, timeout, unix.MSG_NOSIGNAL)
+}
+
+// SendUrgent is send(2) with MSG_OOB.
+func (s *linuxSocket) SendUrgent(p []byte, timeout time.Duration) (int, error) {
+	return s.send(p, timeout, unix.MSG_NOSIGNAL|unix.MSG_OOB)
+}
+
+func (s *linuxSocket) send(p []byte, timeout time.Duration, flags int) (int, error) {
 	s.f.SetWriteDeadline(deadline(timeout))
 	sent := 0
 	for sent < len(p) {
 		var n int
 		var serr error
 		err := s.rc.Write(func(fd uintptr) bool {
-			n, serr = unix.SendmsgN(int(fd), p[sent:], nil, nil, unix.MSG_NOSIGNAL)
+			n, serr = unix.SendmsgN(int(fd), p[sent:], nil, nil, flags)
 			return serr != unix.EAGAIN
 		})
 		if err != nil {

@@ -349,6 +349,11 @@ func (s *externalSocket) Send([]byte, time.Duration) (int, error) {
 	return 0, errUndeclared(NeedSend)
 }
 
+func (s *externalSocket) SendUrgent([]byte, time.Duration) (int, error) {
+	s.d.need(NeedSend)
+	return 0, errUndeclared(NeedSend)
+}
+
 // Recv returns the next octets of the bench's stream the device
 // acknowledged: the declared sink reads all it gets.
 func (s *externalSocket) Recv(max int, timeout time.Duration) ([]byte, error) {

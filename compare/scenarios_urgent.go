@@ -20,6 +20,8 @@ var urgentScenarios = []Scenario{
 		RFC: "RFC 9293 §3.8.5, §3.10.7.4 (sixth check)", Requirements: []string{"MUST-31"}, Run: urgentSpansSegments},
 	{ID: "UR-02", Title: "The application reads urgent text in the stream, in order (out of band tolerated)",
 		RFC: "RFC 9293 §3.8.5; RFC 6093", Run: urgentInStream},
+	{ID: "UR-03", Title: "Urgent data sent (MSG_OOB): URG on its segments, the pointer to the octet after it; none once it is ACKed",
+		RFC: "RFC 9293 §3.8.5, §3.9.1; RFC 6093 §2", Requirements: []string{"MUST-62"}, Run: sendUrgent},
 }
 
 // urgentAccepted: "TCP implementations MUST still include support for the
@@ -96,4 +98,46 @@ func readAll(t *T, s Socket, n int) []byte {
 		}
 	}
 	return got
+}
+
+// sendUrgent: "The urgent pointer ... points to the sequence number of
+// the octet following the urgent data" (RFC 9293 §3.8.5, MUST-62; RFC
+// 6093 §2, which every stack follows), and a SEND with the urgent flag
+// sets it "in the outgoing segments" (§3.9.1). The DUT sends "urgent!"
+// with MSG_OOB: every segment carrying it has URG and SEG.SEQ+SEG.UP at
+// its end; once the bench ACKs it, text sent normally carries no URG.
+func sendUrgent(t *T) {
+	c, s := t.Established()
+	noDelay(t, s)
+	start := c.RcvNxt()
+	urgent := []byte("urgent!")
+	if _, err := s.SendUrgent(urgent, t.Timing.Reply); errors.Is(err, errors.ErrUnsupported) {
+		t.Allowed("cannot send urgent data: gVisor's TCP has no MSG_OOB (tcpip.WriteOptions has no urgent flag); RFC 9293 §3.8.5 MUST-30 asks for the urgent mechanism")
+		return
+	} else if err != nil {
+		t.Fatal(fmt.Errorf("DUT send with MSG_OOB: %w", err))
+	}
+	end := start + uint32(len(urgent))
+	st := newStream(start, len(urgent))
+	for st.have < len(urgent) {
+		seg := t.Expect(c, TCP{})
+		if len(seg.Payload) == 0 {
+			continue
+		}
+		if !seg.Flags.Has(URG) || seg.Seq+uint32(seg.Urgent) != end {
+			t.Fail(fmt.Sprintf("URG with the pointer at the octet after the urgent data (SEG.SEQ+SEG.UP = relative %d)", end-c.IRS()), seg.String())
+		}
+		st.add(seg)
+	}
+	sameStream(t, "the urgent text", st.buf, urgent)
+	t.Send(c, TCP{Ack: Ptr(end)})
+	more := []byte("normal")
+	if _, err := s.Send(more, t.Timing.Reply); err != nil {
+		t.Fatal(fmt.Errorf("DUT send: %w", err))
+	}
+	seg := t.Expect(c, TCP{Seq: Ptr(end), Payload: more})
+	if seg.Flags.Has(URG) {
+		t.Fail("no URG once the urgent data is acknowledged", seg.String())
+	}
+	t.Send(c, TCP{Ack: Ptr(end + uint32(len(more)))})
 }

@@ -214,6 +214,19 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	return nil
 }
 
+// WriteUrgent writes p as urgent data (RFC 9293 §3.9.1 SEND with the
+// urgent flag, like MSG_OOB): every segment carrying octets of it has
+// URG set and an urgent pointer to the octet after its last (MUST-62).
+// The peer's application reads it inline, in order.
+func (c *Conn) WriteUrgent(p []byte) (int, error) {
+	c.s.mu.Lock()
+	if c.tcb.Err == nil && !c.tcb.finQueued && !c.closed {
+		c.tcb.urgentFollows(len(p))
+	}
+	c.s.mu.Unlock()
+	return c.Write(p)
+}
+
 // SetTTL sets the IPv4 Time to Live of the connection's segments, like
 // IP_TTL (RFC 9293 §3.9.1, MUST-49: "the TTL value used to send TCP
 // segments MUST be configurable"); 0 restores the default, 64.

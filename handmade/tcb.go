@@ -51,6 +51,10 @@ type TCB struct {
 	sndMSS  int
 	peerMSS int
 	softErr string // the last soft ICMP error (icmp.go)
+	// sndUP is SND.UP, the sequence number after the last urgent octet
+	// the application sent, while urgentMode (urgent.go).
+	sndUP      Seq
+	urgentMode bool
 
 	tsOn, sackOn      bool
 	tsRecent          uint32

@@ -204,6 +204,7 @@ func (t *TCB) sendData(now time.Time, seg *Segment, buf []byte) bool {
 		seg.Flags |= FIN
 	}
 	t.fillACK(now, seg)
+	t.markUrgent(seg)
 	nxt := from.Add(uint32(n))
 	if fin {
 		nxt = nxt.Add(1)
