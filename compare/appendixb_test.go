@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -31,7 +32,7 @@ func TestAppendixB(t *testing.T) {
 	// RFC 9293 Appendix B: MUST-1..69, SHLD-1..31, MAY-1..18, REC-1.
 	for prefix, n := range map[string]int{"MUST": 69, "SHLD": 31, "MAY": 18, "REC": 1} {
 		for i := 1; i <= n; i++ {
-			if id := prefix + "-" + itoa(i); !rows[id] {
+			if id := prefix + "-" + strconv.Itoa(i); !rows[id] {
 				t.Errorf("%s is in RFC 9293 Appendix B but not in AppendixB", id)
 			}
 		}
@@ -66,11 +67,4 @@ func TestAppendixB(t *testing.T) {
 	if got, err := os.ReadFile(doc); err != nil || !bytes.Equal(got, b.Bytes()) {
 		t.Errorf("%s is out of date (%v): go test ./compare -run TestAppendixB -update", doc, err)
 	}
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }

@@ -267,21 +267,30 @@ type kernelSockets interface {
 
 // dutKernelSockets lists the DUT's kernel sockets; false when the DUT has
 // no kernel to ask.
-// dutSynRetries reads the DUT kernel's SYN retry settings
-// (net.ipv4.tcp_syn_retries, tcp_syn_linear_timeouts), for a DUT that
-// has a kernel to ask.
-func dutSynRetries(d DUT) (retries, linear int, ok bool, err error) {
+// dutSysctl returns how to read an integer sysctl of the DUT's kernel,
+// for a DUT that has a kernel to ask.
+func dutSysctl(d DUT) (func(key string) (int, error), bool) {
 	if u, ok := d.(interface{ unwrap() DUT }); ok {
 		d = u.unwrap()
 	}
 	k, ok := d.(interface{ sysctlInt(key string) (int, error) })
 	if !ok {
+		return nil, false
+	}
+	return k.sysctlInt, true
+}
+
+// dutSynRetries reads the DUT kernel's SYN retry settings
+// (net.ipv4.tcp_syn_retries, tcp_syn_linear_timeouts).
+func dutSynRetries(d DUT) (retries, linear int, ok bool, err error) {
+	read, ok := dutSysctl(d)
+	if !ok {
 		return 0, 0, false, nil
 	}
-	if retries, err = k.sysctlInt("net.ipv4.tcp_syn_retries"); err != nil {
+	if retries, err = read("net.ipv4.tcp_syn_retries"); err != nil {
 		return 0, 0, true, err
 	}
-	linear, err = k.sysctlInt("net.ipv4.tcp_syn_linear_timeouts")
+	linear, err = read("net.ipv4.tcp_syn_linear_timeouts")
 	if errors.Is(err, os.ErrNotExist) {
 		linear, err = 0, nil // before Linux 6.5
 	}
@@ -290,14 +299,11 @@ func dutSynRetries(d DUT) (retries, linear int, ok bool, err error) {
 
 // dutRetries2 reads the DUT kernel's net.ipv4.tcp_retries2.
 func dutRetries2(d DUT) (n int, ok bool, err error) {
-	if u, ok := d.(interface{ unwrap() DUT }); ok {
-		d = u.unwrap()
-	}
-	k, ok := d.(interface{ sysctlInt(key string) (int, error) })
+	read, ok := dutSysctl(d)
 	if !ok {
 		return 0, false, nil
 	}
-	n, err = k.sysctlInt("net.ipv4.tcp_retries2")
+	n, err = read("net.ipv4.tcp_retries2")
 	return n, true, err
 }
 

@@ -158,8 +158,9 @@ func ipOptionsIgnored(t *T) {
 
 // icmpError builds an ICMP error of type and code from the bench to the
 // DUT quoting q, a packet the DUT sent: its IP header and the first 8
-// octets after it (RFC 792), as routers do.
-func icmpError(t *T, typ, code uint8, q *Segment) []byte {
+// octets after it (RFC 792), as routers do; mtu is a Fragmentation
+// Needed's next-hop MTU (RFC 1191 §4), 0 otherwise.
+func icmpError(t *T, typ, code uint8, mtu uint16, q *Segment) []byte {
 	ihl := int(q.Raw[0]&0x0f) * 4
 	quote := q.Raw[:min(len(q.Raw), ihl+8)]
 	p := make([]byte, 20+8+len(quote))
@@ -168,27 +169,13 @@ func icmpError(t *T, typ, code uint8, q *Segment) []byte {
 	a, b := t.TB.local.As4(), t.TB.remote.As4()
 	copy(p[12:], a[:])
 	copy(p[16:], b[:])
-	binary.BigEndian.PutUint16(p[10:], ^onesSum(p[:20]))
+	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
 	icmp := p[20:]
 	icmp[0], icmp[1] = typ, code
+	binary.BigEndian.PutUint16(icmp[6:], mtu)
 	copy(icmp[8:], quote)
-	binary.BigEndian.PutUint16(icmp[2:], ^onesSum(icmp))
+	binary.BigEndian.PutUint16(icmp[2:], checksum(icmp, 0))
 	return p
-}
-
-// onesSum is the 16-bit ones' complement sum of b (RFC 1071).
-func onesSum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return uint16(s)
 }
 
 // icmpSoftErrors: "A TCP implementation MUST act on an ICMP error message
@@ -213,7 +200,7 @@ func icmpSoftErrors(t *T) {
 		typ, code uint8
 		name      string
 	}{{4, 0, "Source Quench"}, {3, 0, "Net Unreachable"}, {3, 1, "Host Unreachable"}, {3, 5, "Source Route Failed"}} {
-		if err := t.TB.write(t.ctx, icmpError(t, m.typ, m.code, last)); err != nil {
+		if err := t.TB.write(t.ctx, icmpError(t, m.typ, m.code, 0, last)); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("sent ICMP %s (type %d code %d) quoting %v", m.name, m.typ, m.code, last)
@@ -399,7 +386,7 @@ func icmpHardError(t *T) {
 		t.Fatal(fmt.Errorf("DUT send: %w", err))
 	}
 	seg := t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte("doomed")})
-	if err := t.TB.write(t.ctx, icmpError(t, 3, 3, seg)); err != nil {
+	if err := t.TB.write(t.ctx, icmpError(t, 3, 3, 0, seg)); err != nil {
 		t.Fatal(err)
 	}
 	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Ack: Ptr(next + 6), Payload: []byte("hello?")})
@@ -429,11 +416,7 @@ func icmpFragNeeded(t *T) {
 		t.Fatal(fmt.Errorf("DUT send: %w", err))
 	}
 	seg := t.Expect(c, TCP{Seq: Ptr(next), Payload: []byte("x")})
-	p := icmpError(t, 3, 4, seg)
-	binary.BigEndian.PutUint16(p[20+6:], 1000) // next-hop MTU
-	binary.BigEndian.PutUint16(p[20+2:], 0)
-	binary.BigEndian.PutUint16(p[20+2:], ^onesSum(p[20:]))
-	if err := t.TB.write(t.ctx, p); err != nil {
+	if err := t.TB.write(t.ctx, icmpError(t, 3, 4, 1000, seg)); err != nil {
 		t.Fatal(err)
 	}
 	next++

@@ -340,7 +340,7 @@ func (s *Stack) icmp(pkt []byte) {
 		return
 	}
 	c, found := s.conns[fourTuple{e.Local, e.Remote}]
-	if !found || e.Local.Addr() != s.addr || IPv4Header(pkt).Dst() != s.addr.As4() {
+	if !found || IPv4Header(pkt).Dst() != s.addr.As4() { // a conn's local address is ours
 		s.counters.ICMPDropped++
 		return
 	}
