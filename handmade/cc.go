@@ -1,5 +1,7 @@
 package handmade
 
+import "time"
+
 // CongestionControl is the seam for congestion control algorithms: the
 // TCB tells it what the ACK clock and the loss signals say, and reads the
 // congestion window back. It owns cwnd and ssthresh and nothing else: how
@@ -11,14 +13,35 @@ type CongestionControl interface {
 	// Cwnd and Ssthresh are in octets.
 	Cwnd() int
 	Ssthresh() int
-	// OnAck: an ACK outside loss recovery acknowledged acked new octets.
-	OnAck(acked, mss int)
+	// OnAck: an ACK outside loss recovery delivered new octets.
+	OnAck(a Ack)
 	// OnLoss: loss recovery starts (RFC 5681 §3.2 step 2, RFC 6675 §5
 	// step 4); flight is FlightSize without what Limited Transmit sent.
 	// The algorithm sets ssthresh, and cwnd to what recovery runs at.
 	OnLoss(flight, mss int)
 	// OnTimeout: the retransmission timer expired with flight octets out.
 	OnTimeout(flight, mss int)
+	// Undo: the response of the last OnLoss or OnTimeout answered a
+	// loss that did not happen, as D-SACK (RFC 3708) or the timestamps
+	// (RFC 3522) showed; the algorithm returns to the state it was in
+	// before it (RFC 4015 §3.2). A second Undo, or one with no response
+	// since the last, does nothing.
+	Undo()
+}
+
+// Ack is what an ACK outside loss recovery tells congestion control.
+type Ack struct {
+	// Delivered is the octets newly acknowledged or SACKed; MSS is
+	// SMSS.
+	Delivered, MSS int
+	Now            time.Time
+	// RTT is the round-trip sample this ACK gave, 0 if none; SRTT the
+	// smoothed estimate after it (RFC 6298), 0 before the first sample.
+	RTT, SRTT time.Duration
+	// SndUna and SndNxt are SND.UNA after the ACK and SND.NXT: a round
+	// of the ACK clock ends when SND.UNA passes what SND.NXT was at its
+	// start.
+	SndUna, SndNxt Seq
 }
 
 // newReno is RFC 5681 congestion control: the window response that
@@ -26,6 +49,10 @@ type CongestionControl interface {
 // both run under.
 type newReno struct {
 	cwnd, ssthresh int
+	// prior is the window before the last loss response, for Undo;
+	// hasPrior says it has not been undone yet.
+	prior    [2]int
+	hasPrior bool
 	// bytesAcked counts octets acknowledged in congestion avoidance
 	// towards the next SMSS of growth (RFC 5681 §3.1).
 	bytesAcked int
@@ -45,7 +72,8 @@ func initialWindow(mss int) int { return min(10*mss, max(2*mss, 14600)) }
 func (r *newReno) Cwnd() int     { return r.cwnd }
 func (r *newReno) Ssthresh() int { return r.ssthresh }
 
-func (r *newReno) OnAck(acked, mss int) {
+func (r *newReno) OnAck(a Ack) {
+	acked, mss := a.Delivered, a.MSS
 	if r.cwnd < r.ssthresh {
 		// RFC 5681 §3.1: slow start, cwnd += min(N, SMSS) per ACK; RFC
 		// 3465 §2.2 lets the limit L be 2*SMSS, so that a receiver that
@@ -84,6 +112,7 @@ func (r *newReno) OnLoss(flight, mss int) {
 	// 2*SMSS); RFC 6675 §5 (4.2): "ssthresh = cwnd = (FlightSize / 2)".
 	// NewReno's inflation by 3*SMSS (RFC 5681 §3.2 step 3) is recovery's,
 	// on top.
+	r.save()
 	r.ssthresh = max(flight/2, 2*mss)
 	r.cwnd = r.ssthresh
 	r.bytesAcked = 0
@@ -91,7 +120,22 @@ func (r *newReno) OnLoss(flight, mss int) {
 
 func (r *newReno) OnTimeout(flight, mss int) {
 	// RFC 5681 §3.1, equation (4), and the loss window of one segment.
+	r.save()
 	r.ssthresh = max(flight/2, 2*mss)
 	r.cwnd = mss
 	r.bytesAcked = 0
+}
+
+func (r *newReno) save() { r.prior, r.hasPrior = [2]int{r.cwnd, r.ssthresh}, true }
+
+func (r *newReno) Undo() {
+	if !r.hasPrior {
+		return
+	}
+	// RFC 4015 §3.2 step (4) restores ssthresh and, at most, the window
+	// that was in use before the response; the caller's pacing of what
+	// that lets out (§3.2 step (3)'s min with FlightSize plus IW) is loss
+	// recovery's.
+	r.cwnd, r.ssthresh = max(r.cwnd, r.prior[0]), max(r.ssthresh, r.prior[1])
+	r.hasPrior = false
 }

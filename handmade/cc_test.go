@@ -18,7 +18,7 @@ func TestNewReno_CongestionAvoidance_ByteCounting(t *testing.T) {
 		for round := 1; round <= 3; round++ {
 			before := r.cwnd
 			for acked := 0; acked < before; acked += perACK * mss {
-				r.OnAck(perACK*mss, mss)
+				r.OnAck(Ack{Delivered: perACK * mss, MSS: mss})
 			}
 			if r.cwnd != before+mss {
 				t.Fatalf("%d segments per ACK, round %d: cwnd %d after a window of %d, want %d", perACK, round, r.cwnd, before, before+mss)
@@ -36,21 +36,21 @@ func TestNewReno_CongestionAvoidance_ByteCounting(t *testing.T) {
 func TestNewReno_SlowStart(t *testing.T) {
 	const mss = 1000
 	r := &newReno{cwnd: 3 * mss, ssthresh: 10 * mss}
-	r.OnAck(500, mss)
-	r.OnAck(5*mss, mss)
+	r.OnAck(Ack{Delivered: 500, MSS: mss})
+	r.OnAck(Ack{Delivered: 5 * mss, MSS: mss})
 	if r.cwnd != 8500 {
 		t.Fatalf("cwnd %d, want 8500", r.cwnd)
 	}
 	// 1500 reach ssthresh, 1500 go to congestion avoidance's count.
-	r.OnAck(3*mss, mss)
+	r.OnAck(Ack{Delivered: 3 * mss, MSS: mss})
 	if r.cwnd != 10*mss || r.bytesAcked != 1500 {
 		t.Fatalf("cwnd %d bytesAcked %d, want ssthresh and 1500", r.cwnd, r.bytesAcked)
 	}
-	r.OnAck(mss, mss)
+	r.OnAck(Ack{Delivered: mss, MSS: mss})
 	if r.cwnd != 10*mss {
 		t.Fatalf("cwnd %d grew by an ACK of one segment in congestion avoidance", r.cwnd)
 	}
-	r.OnAck(7500, mss) // 10000 counted: one SMSS
+	r.OnAck(Ack{Delivered: 7500, MSS: mss}) // 10000 counted: one SMSS
 	if r.cwnd != 11*mss {
 		t.Fatalf("cwnd %d, want %d", r.cwnd, 11*mss)
 	}

@@ -194,7 +194,8 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 		t.rec.inflate += t.sndMSS
 	default:
 		if acked > 0 && delivered > 0 {
-			t.cc.OnAck(delivered, t.sndMSS)
+			t.cc.OnAck(Ack{Delivered: delivered, MSS: t.sndMSS, Now: now,
+				RTT: t.ackRTT, SRTT: t.rtt.SRTT, SndUna: t.SND.UNA, SndNxt: t.SND.NXT})
 		}
 		if len(t.rec.rtx) > 0 {
 			// The go-back after a timeout: its retransmissions can be

@@ -84,7 +84,8 @@ type TCB struct {
 	dupAcks    int
 
 	rtt          RTTEstimator
-	rtoBackedOff bool // a data timeout backed the RTO off; no sample since
+	rtoBackedOff bool          // a data timeout backed the RTO off; no sample since
+	ackRTT       time.Duration // the sample the segment in Input gave, 0 if none
 	rttTiming    bool
 	rttSeq       Seq
 	rttSentAt    time.Time

@@ -6,6 +6,7 @@ import "time"
 // segment of this connection. What to answer is left for Output.
 func (t *TCB) Input(seg *Segment, now time.Time) {
 	t.Counters.SegmentsReceived++
+	t.ackRTT = 0
 	t.Counters.BytesReceived += uint64(len(seg.Payload))
 	if seg.Flags.Has(RST) {
 		t.Counters.ResetsReceived++
@@ -64,7 +65,7 @@ func (t *TCB) inSynSent(seg *Segment, now time.Time) {
 		// Our SYN is acknowledged: ESTABLISHED and
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
 		if t.rttTimingSYN() {
-			t.rtt.Sample(now.Sub(t.rttSentAt))
+			t.sampleRTT(now.Sub(t.rttSentAt))
 		}
 		// Deviation: RFC 9293 §3.10.7.3 goes on to the sixth step with any
 		// text or FIN on the SYN-ACK; like the SYN's (openPassive) we drop
@@ -262,7 +263,7 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 			return
 		}
 		if t.retries == 0 && !t.rttSentAt.IsZero() {
-			t.rtt.Sample(now.Sub(t.rttSentAt))
+			t.sampleRTT(now.Sub(t.rttSentAt))
 		}
 		t.State = Established
 		t.established = true
@@ -363,6 +364,13 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 	return true
 }
 
+// sampleRTT feeds a round-trip sample to the RFC 6298 estimator and keeps
+// it for congestion control (Ack.RTT).
+func (t *TCB) sampleRTT(r time.Duration) {
+	t.rtt.Sample(r)
+	t.ackRTT = r
+}
+
 // newlyAcked handles SND.UNA < SEG.ACK =< SND.NXT: drop acknowledged data,
 // sample the RTT, run the retransmission timer; it returns the octets
 // acknowledged.
@@ -383,7 +391,7 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 	case t.rttTiming && t.rttSeq.LessThan(seg.ACK):
 		// RFC 6298 §2: a sample from a segment sent once (Karn's rule).
 		t.rttTiming, t.rtoBackedOff = false, false
-		t.rtt.Sample(now.Sub(t.rttSentAt))
+		t.sampleRTT(now.Sub(t.rttSentAt))
 	case t.rtoBackedOff && t.tsOn && seg.Options.HasTimestamps:
 		// After a timeout Karn's rule leaves no segment timed until the
 		// go-back is over and new data goes out, and the RTO stays backed
@@ -396,7 +404,7 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 		// advances the left edge of the send window".
 		if d := int32(t.tsNow(now) - seg.Options.TSEcr); d >= 0 {
 			t.rtoBackedOff = false
-			t.rtt.Sample(time.Duration(d) * (time.Second / tsHz))
+			t.sampleRTT(time.Duration(d) * (time.Second / tsHz))
 		}
 	}
 	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
