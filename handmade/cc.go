@@ -1,6 +1,9 @@
 package handmade
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // CongestionControl is the seam for congestion control algorithms: the
 // TCB tells it what the ACK clock and the loss signals say, and reads the
@@ -35,8 +38,11 @@ type Ack struct {
 	// SMSS.
 	Delivered, MSS int
 	Now            time.Time
-	// RTT is the round-trip sample this ACK gave, 0 if none; SRTT the
-	// smoothed estimate after it (RFC 6298), 0 before the first sample.
+	// RTT is the round-trip sample this ACK gave, 0 if none: with
+	// timestamps every ACK that advances SND.UNA gives one (RFC 7323
+	// §4.1), otherwise only the segment RFC 6298 times, one per round
+	// trip. SRTT is the smoothed estimate (RFC 6298), 0 before the first
+	// sample.
 	RTT, SRTT time.Duration
 	// SndUna and SndNxt are SND.UNA after the ACK and SND.NXT: a round
 	// of the ACK clock ends when SND.UNA passes what SND.NXT was at its
@@ -44,9 +50,57 @@ type Ack struct {
 	SndUna, SndNxt Seq
 }
 
+// Names of the congestion control algorithms, for Config.CongestionControl
+// and Conn.SetCongestionControl (Linux's TCP_CONGESTION names them alike).
+const (
+	NewReno = "newreno" // RFC 5681, the default
+	CUBIC   = "cubic"   // RFC 9438, with HyStart++ (RFC 9406)
+)
+
+// errCongestionControl is the error for a name that is neither.
+func errCongestionControl(name string) error {
+	return fmt.Errorf("handmade: unknown congestion control %q: want %q or %q", name, NewReno, CUBIC)
+}
+
+// newCongestionControl starts the named algorithm for a connection whose
+// SMSS is mss, at the initial window.
+func newCongestionControl(name string, mss int) (CongestionControl, error) {
+	switch name {
+	case NewReno, "":
+		return newNewReno(mss), nil
+	case CUBIC:
+		return newCubic(mss), nil
+	}
+	return nil, errCongestionControl(name)
+}
+
+// switchCongestionControl starts the named algorithm where another left
+// off: from its cwnd and ssthresh, as Linux's tcp_reinit_congestion_control
+// keeps them when TCP_CONGESTION changes on a connection. Nothing else
+// carries over: CUBIC starts with W_max undefined (RFC 9438 §4.10's case),
+// and its HyStart++ only while ssthresh is still the initial one (RFC 9406
+// §4.2, "only for the initial slow start").
+func switchCongestionControl(name string, mss int, from CongestionControl) (CongestionControl, error) {
+	cc, err := newCongestionControl(name, mss)
+	if err != nil {
+		return nil, err
+	}
+	cwnd, ssthresh := from.Cwnd(), from.Ssthresh()
+	switch cc := cc.(type) {
+	case *newReno:
+		cc.cwnd, cc.ssthresh = cwnd, ssthresh
+	case *cubic:
+		cc.cwnd, cc.hs.on = cwnd, cc.hs.on && ssthresh == cc.ssthresh
+		cc.ssthresh = ssthresh
+	}
+	return cc, nil
+}
+
 // newReno is RFC 5681 congestion control: the window response that
 // NewReno's fast recovery (RFC 6582) and SACK-based recovery (RFC 6675)
-// both run under.
+// both run under. It stays plain RFC 5681, without HyStart++ (which only
+// CUBIC runs), so that `tcplab bench` compares it like for like with
+// gVisor's reno.
 type newReno struct {
 	cwnd, ssthresh int
 	// prior is the window before the last loss response, for Undo;

@@ -1,6 +1,9 @@
 package handmade
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // The congestion window's response to ACKs, loss and timeout, held to
 // RFC 5681's equations.
@@ -64,5 +67,51 @@ func TestNewReno_InitialWindow(t *testing.T) {
 		if r.Cwnd() != tc.iw || r.Ssthresh() < 1<<20 {
 			t.Errorf("SMSS %d: cwnd %d ssthresh %d, want IW %d and ssthresh arbitrarily high", tc.mss, r.Cwnd(), r.Ssthresh(), tc.iw)
 		}
+	}
+}
+
+// ccRecorder is a CongestionControl that keeps the ACKs it is told of.
+type ccRecorder struct {
+	CongestionControl
+	acks []Ack
+}
+
+func (r *ccRecorder) OnAck(a Ack) { r.acks = append(r.acks, a); r.CongestionControl.OnAck(a) }
+
+// With timestamps every ACK that advances SND.UNA gives congestion
+// control a round-trip sample (RFC 7323 §4.1; HyStart++ wants
+// N_RTT_SAMPLE a round, RFC 9406 §4.2), while the RFC 6298 estimator
+// still takes one sample a round trip, from the timed segment.
+func TestEstablished_TimestampsGiveEveryACKAnRTTSample(t *testing.T) {
+	h := establishedMSS(t, Config{DisableWindowScale: true, DisableSACK: true, DisableDelayedACK: true}, 1000)
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: 60000})
+	rec := &ccRecorder{CongestionControl: h.cc}
+	h.cc = rec
+	mss := h.sndMSS
+	h.Write(bytesOf(3*mss, 0), h.now)
+	var tsval uint32
+	for n := 0; h.Output(h.now, &h.out, h.buf); n++ {
+		if len(h.out.Payload) != mss || !h.out.Options.HasTimestamps {
+			t.Fatalf("segment %d: %d octets, timestamps %v", n, len(h.out.Payload), h.out.Options.HasTimestamps)
+		}
+		tsval = h.out.Options.TSVal
+	}
+	srtt := h.rtt.SRTT
+	for i := 1; i <= 3; i++ {
+		h.now = h.now.Add(10 * time.Millisecond)
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd.Add(uint32(i * mss)), Flags: ACK, WND: 60000,
+			Opts: &Options{HasTimestamps: true, TSVal: h.peerTS, TSEcr: tsval}})
+	}
+	if len(rec.acks) != 3 {
+		t.Fatalf("%d ACKs reached congestion control, want 3", len(rec.acks))
+	}
+	for i, a := range rec.acks {
+		if want := time.Duration(i+1) * 10 * time.Millisecond; a.RTT != want {
+			t.Errorf("ACK %d: RTT sample %v, want %v", i+1, a.RTT, want)
+		}
+	}
+	// RFC 6298 §2.3: one sample R' = 10 ms: SRTT = 7/8 SRTT + 1/8 R'.
+	if want := srtt - (srtt-10*time.Millisecond)/8; h.rtt.SRTT != want {
+		t.Errorf("SRTT %v, want %v: one RFC 6298 sample, not one per ACK", h.rtt.SRTT, want)
 	}
 }

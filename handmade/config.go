@@ -25,6 +25,11 @@ type Config struct {
 	// NoDelay turns Nagle's algorithm off for every connection
 	// (TCP_NODELAY); Conn.SetNoDelay changes it per connection.
 	NoDelay bool
+	// CongestionControl names every connection's algorithm: NewReno
+	// ("newreno", RFC 5681, the default) or CUBIC ("cubic", RFC 9438
+	// with HyStart++); Conn.SetCongestionControl changes it per
+	// connection, like Linux's TCP_CONGESTION.
+	CongestionControl string
 
 	// InitialRTO (default 1 s, RFC 6298 §2.1), MinRTO (default 200 ms,
 	// Linux's) and MaxRTO (default 120 s) bound the retransmission timer.
@@ -77,6 +82,9 @@ func (c Config) withDefaults(mtu int) Config {
 		if *i <= 0 {
 			*i = v
 		}
+	}
+	if c.CongestionControl == "" {
+		c.CongestionControl = NewReno
 	}
 	defInt(&c.MSS, max(mtu-40, 536))
 	defInt(&c.SendBuffer, 1<<20)

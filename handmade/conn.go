@@ -214,6 +214,18 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	return nil
 }
 
+// SetCongestionControl switches the connection's congestion control, like
+// Linux's TCP_CONGESTION: NewReno ("newreno") or CUBIC ("cubic"). Mid-
+// connection the new algorithm starts from the current cwnd and ssthresh.
+func (c *Conn) SetCongestionControl(name string) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if err := c.tcb.SetCongestionControl(name); err != nil {
+		return c.opError("set", err)
+	}
+	return nil
+}
+
 // WriteUrgent writes p as urgent data (RFC 9293 §3.9.1 SEND with the
 // urgent flag, like MSG_OOB): every segment carrying octets of it has
 // URG set and an urgent pointer to the octet after its last (MUST-62).

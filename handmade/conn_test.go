@@ -102,3 +102,50 @@ func TestConnLingerZeroResets(t *testing.T) {
 		t.Fatalf("peer of an SO_LINGER 0 close reads %v, want connection reset", err)
 	}
 }
+
+// Config.CongestionControl picks every connection's algorithm; NewStack
+// refuses a name it does not know, naming the ones it does;
+// Conn.SetCongestionControl switches one connection (TCP_CONGESTION).
+func TestConnCongestionControl(t *testing.T) {
+	ea, eb := wire.Pipe(wire.PipeConfig{})
+	t.Cleanup(func() { ea.Close() })
+	if _, err := NewStack(ea, addrA.Addr(), Config{CongestionControl: "bbr"}); err == nil ||
+		err.Error() != `handmade: unknown congestion control "bbr": want "newreno" or "cubic"` {
+		t.Fatalf("NewStack with bbr: %v", err)
+	}
+	a, err := NewStack(ea, addrA.Addr(), Config{CongestionControl: CUBIC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewStack(eb, addrB.Addr(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	ln, err := b.Listen(addrB.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := a.Dial(ctx, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Info().CongestionControl; got != CUBIC {
+		t.Errorf("client: %q, want cubic", got)
+	}
+	if got := s.Info().CongestionControl; got != NewReno {
+		t.Errorf("server: %q, want the default newreno", got)
+	}
+	if err := s.SetCongestionControl(CUBIC); err != nil || s.Info().CongestionControl != CUBIC {
+		t.Errorf("server switched to cubic: %v, Info %q", err, s.Info().CongestionControl)
+	}
+	if err := c.SetCongestionControl("reno"); err == nil || c.Info().CongestionControl != CUBIC {
+		t.Errorf("client set to reno: %v, Info %q; want an error and cubic kept", err, c.Info().CongestionControl)
+	}
+}

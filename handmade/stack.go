@@ -89,6 +89,9 @@ func NewStack(l wire.Link, addr netip.Addr, cfg Config) (*Stack, error) {
 	if cfg.MSS > l.MTU()-40 {
 		return nil, fmt.Errorf("handmade: MSS %d does not fit the link MTU %d less 40 octets of headers", cfg.MSS, l.MTU())
 	}
+	if _, err := newCongestionControl(cfg.CongestionControl, cfg.MSS); err != nil {
+		return nil, err
+	}
 	s := &Stack{
 		link: l, addr: addr, cfg: cfg, clock: cfg.Clock,
 		isn:       newISNGenerator(cfg.ISNKey, cfg.Clock.Now()),

@@ -96,7 +96,7 @@ func openFromCookie(cfg *Config, ack *Segment, mss uint16, now time.Time) *TCB {
 	t.RCV.edge = t.RCV.NXT.Add(uint32(min(cfg.RecvBuffer, 65535)))
 	t.peerMSS = int(mss)
 	t.sndMSS = max(min(t.peerMSS, cfg.MSS), 1)
-	t.cc = newNewReno(t.sndMSS)
+	t.cc = t.newCC()
 	t.SND.UNA = ack.ACK
 	t.SND.NXT, t.retxNext = ack.ACK, ack.ACK
 	t.SND.WND = uint32(ack.WND)

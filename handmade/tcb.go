@@ -85,7 +85,7 @@ type TCB struct {
 
 	rtt          RTTEstimator
 	rtoBackedOff bool          // a data timeout backed the RTO off; no sample since
-	ackRTT       time.Duration // the sample the segment in Input gave, 0 if none
+	ackRTT       time.Duration // congestion control's sample from the segment in Input, 0 if none
 	rttTiming    bool
 	rttSeq       Seq
 	rttSentAt    time.Time
@@ -262,7 +262,37 @@ func (t *TCB) takeSynOptions(seg *Segment, passive bool) {
 	t.sackOn = o.SACKPermitted && !t.cfg.DisableSACK
 	t.sackPermittedPeer = o.SACKPermitted
 	t.sndMSS = max(min(t.peerMSS, t.cfg.MSS)-t.optionSpace(), 1)
-	t.cc = newNewReno(t.sndMSS)
+	t.cc = t.newCC()
+}
+
+// newCC starts the configured congestion control; NewStack and
+// SetCongestionControl checked the name, and a TCB made by hand with
+// none gets NewReno.
+func (t *TCB) newCC() CongestionControl {
+	cc, err := newCongestionControl(t.cfg.CongestionControl, t.sndMSS)
+	if err != nil {
+		return newNewReno(t.sndMSS)
+	}
+	return cc
+}
+
+// SetCongestionControl switches the connection to the named algorithm.
+// Before the handshake has set SMSS it is only recorded; after, the new
+// algorithm carries on from the current cwnd and ssthresh.
+func (t *TCB) SetCongestionControl(name string) error {
+	if t.cc == nil {
+		if _, err := newCongestionControl(name, 536); err != nil {
+			return err
+		}
+	} else {
+		cc, err := switchCongestionControl(name, t.sndMSS, t.cc)
+		if err != nil {
+			return err
+		}
+		t.cc = cc
+	}
+	t.cfg.CongestionControl = name
+	return nil
 }
 
 func (t *TCB) tsNow(now time.Time) uint32 {
@@ -432,6 +462,7 @@ type Info struct {
 	State              State
 	SRTT, RTTVAR, RTO  time.Duration
 	Cwnd, Ssthresh     int // octets
+	CongestionControl  string
 	SndWnd, RcvWnd     uint32
 	SndMSS, PeerMSS    int
 	SndShift, RcvShift uint8
@@ -451,7 +482,7 @@ func (t *TCB) Info() Info {
 		State: t.State, SRTT: t.rtt.SRTT, RTTVAR: t.rtt.RTTVAR, RTO: t.rtt.RTO,
 		SndWnd: t.SND.WND, RcvWnd: uint32(t.RCV.edge.Sub(t.RCV.NXT)),
 		SndMSS: t.sndMSS, PeerMSS: t.peerMSS, SndShift: t.SND.Shift, RcvShift: t.RCV.Shift,
-		Timestamps: t.tsOn, SACK: t.sackOn,
+		Timestamps: t.tsOn, SACK: t.sackOn, CongestionControl: t.cfg.CongestionControl,
 		Unacked: int(t.SND.NXT.Sub(t.SND.UNA)), Buffered: t.sndBuf.Len(), Readable: t.rcvBuf.Len(),
 		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters, SoftError: t.softErr,
 	}

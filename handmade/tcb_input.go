@@ -365,7 +365,8 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 }
 
 // sampleRTT feeds a round-trip sample to the RFC 6298 estimator and keeps
-// it for congestion control (Ack.RTT).
+// it for congestion control (Ack.RTT), unless the ACK's timestamp gives
+// one (newlyAcked).
 func (t *TCB) sampleRTT(r time.Duration) {
 	t.rtt.Sample(r)
 	t.ackRTT = r
@@ -405,6 +406,19 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 		if d := int32(t.tsNow(now) - seg.Options.TSEcr); d >= 0 {
 			t.rtoBackedOff = false
 			t.sampleRTT(time.Duration(d) * (time.Second / tsHz))
+		}
+	}
+	if t.tsOn && seg.Options.HasTimestamps {
+		// Congestion control's sample (Ack.RTT), apart from the RFC 6298
+		// estimator's one per round trip: HyStart++ wants several each
+		// round (RFC 9406 §4.2, N_RTT_SAMPLE). RFC 7323 §4.1: "A TSecr
+		// value received in a segment MAY be used to update the averaged
+		// RTT measurement only if the segment advances the left edge of
+		// the send window", as this one does; §4.2 has it "RTTM on every
+		// ACK". A sample under one tick (1 ms) says nothing and is left
+		// out.
+		if d := int32(t.tsNow(now) - seg.Options.TSEcr); d > 0 {
+			t.ackRTT = time.Duration(d) * (time.Second / tsHz)
 		}
 	}
 	// RFC 6298 §5.2 and §5.3: stop the timer when everything is

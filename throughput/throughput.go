@@ -6,7 +6,7 @@
 // pairing, then again), repeated, and summarised by their median with the
 // spread, so a noisy machine shifts every pairing alike; each pairing's
 // goodput is also given as a ratio to netstack->netstack measured in the
-// same run and profile.
+// same run and profile with the same congestion control family.
 package throughput
 
 import (
@@ -72,11 +72,37 @@ var Pairings = []Pairing{{Netstack, Netstack}, {Handmade, Handmade}, {Handmade, 
 // netstack in the same role on the same device.
 var TUNPairings = []Pairing{{Netstack, Linux}, {Handmade, Linux}, {Linux, Netstack}, {Linux, Handmade}}
 
+// Congestion control families, by the hand-built stack's names: each runs
+// as itself in handmade and as its counterpart in gVisor (NetstackCC).
+// Kernel is the label of the runs where the Linux kernel sends: its own
+// algorithm, whatever the family.
+const (
+	NewReno = handmade.NewReno
+	CUBIC   = handmade.CUBIC
+	Kernel  = "kernel"
+)
+
+// Families are the congestion control families Measure knows.
+var Families = []string{NewReno, CUBIC}
+
+// NetstackCC is gVisor's name for a family: its "reno" is RFC 5681 with
+// NewReno's recovery as handmade's newreno is, its "cubic" CUBIC.
+func NetstackCC(family string) string {
+	if family == NewReno {
+		return "reno"
+	}
+	return family
+}
+
 // Options choose what Measure runs.
 type Options struct {
 	Pairings []Pairing // default Pairings
 	Profiles []Profile // default Profiles
-	Runs     int       // repetitions of each pairing and profile; default 5
+	// CC are the congestion control families to run (NewReno, CUBIC),
+	// each pairing and profile once per family: default NewReno alone,
+	// which keeps the default bench within a few minutes.
+	CC   []string
+	Runs int // repetitions of each pairing and profile; default 5
 	// Each transfer sends Size octets or runs Duration, whichever ends
 	// first: defaults 64 MiB and 2 s.
 	Size     int64
@@ -116,7 +142,30 @@ func (o Options) withDefaults() Options {
 	if o.Netstack == (netstackref.Options{}) {
 		o.Netstack = netstackref.DefaultOptions()
 	}
+	if o.CC == nil {
+		o.CC = []string{NewReno}
+	}
 	return o
+}
+
+// ForCC is o with both stacks set to one family: handmade's
+// CongestionControl, netstack's its counterpart (NetstackCC). Kernel
+// leaves them as they are.
+func (o Options) ForCC(family string) Options {
+	if family != Kernel {
+		o.CC = []string{family}
+		o.Handmade.CongestionControl = family
+		o.Netstack.CongestionControl = NetstackCC(family)
+	}
+	return o
+}
+
+// ccOf is the family a run of p is labelled with: the sender's.
+func ccOf(p Pairing, family string) string {
+	if p.Client == Linux {
+		return Kernel
+	}
+	return family
 }
 
 // Run is one transfer.
@@ -130,20 +179,25 @@ type Run struct {
 	Error           string  `json:"error,omitempty"`
 }
 
-// Result is one pairing on one link and profile, over its runs.
+// Result is one pairing on one link and profile with one congestion
+// control family, over its runs.
 type Result struct {
 	Pairing string `json:"pairing"`
 	Client  string `json:"client"`
 	Server  string `json:"server"`
 	Link    string `json:"link"`
 	Profile string `json:"profile"`
-	Runs    []Run  `json:"runs"`
+	// CC is the sender's congestion control family (NewReno, CUBIC:
+	// handmade's newreno against netstack's reno, cubic against cubic),
+	// Kernel where the Linux kernel sends.
+	CC   string `json:"cc"`
+	Runs []Run  `json:"runs"`
 	// MedianMbps is the median goodput; MinMbps and MaxMbps the spread.
 	MedianMbps, MinMbps, MaxMbps float64
 	// RatioVsNetstack is MedianMbps over Baseline's median in the same
-	// run, link and profile (0 when that baseline did not run). The
-	// baseline is netstack->netstack on the in-memory wire, and on a TUN
-	// netstack in the same role against the same kernel.
+	// run, link, profile and family (0 when that baseline did not run).
+	// The baseline is netstack->netstack on the in-memory wire, and on a
+	// TUN netstack in the same role against the same kernel.
 	RatioVsNetstack float64 `json:"ratio_vs_netstack"`
 	Baseline        string  `json:"baseline"`
 	// Retransmissions is the median of the runs'.
@@ -158,16 +212,30 @@ type Result struct {
 func Measure(ctx context.Context, opt Options) []Result {
 	opt = opt.withDefaults()
 	var results []Result
-	index := map[[2]string]int{}
 	type job struct {
 		link string
 		prof Profile
 		p    Pairing
+		cc   string
 	}
+	index := map[job]int{}
 	var jobs []job
-	for _, prof := range opt.Profiles {
-		for _, p := range opt.Pairings {
-			jobs = append(jobs, job{"mem", prof, p})
+	add := func(j job) {
+		// The kernel sends with its own algorithm: its pairings run once,
+		// not once per family.
+		j.cc = ccOf(j.p, j.cc)
+		if _, ok := index[j]; ok {
+			return
+		}
+		index[j] = len(results)
+		jobs = append(jobs, j)
+		results = append(results, Result{Pairing: j.p.String(), Client: j.p.Client, Server: j.p.Server, Link: j.link, Profile: j.prof.Name, CC: j.cc})
+	}
+	for _, cc := range opt.CC {
+		for _, prof := range opt.Profiles {
+			for _, p := range opt.Pairings {
+				add(job{"mem", prof, p, cc})
+			}
 		}
 	}
 	if opt.TUN {
@@ -175,13 +243,11 @@ func Measure(ctx context.Context, opt Options) []Result {
 		if tp == nil {
 			tp = TUNPairings
 		}
-		for _, p := range tp {
-			jobs = append(jobs, job{"tun", Profiles[0], p})
+		for _, cc := range opt.CC {
+			for _, p := range tp {
+				add(job{"tun", Profiles[0], p, cc})
+			}
 		}
-	}
-	for _, j := range jobs {
-		index[[2]string{j.link + "/" + j.prof.Name, j.p.String()}] = len(results)
-		results = append(results, Result{Pairing: j.p.String(), Client: j.p.Client, Server: j.p.Server, Link: j.link, Profile: j.prof.Name})
 	}
 	total, done := opt.Runs*len(results), 0
 	for rep := range opt.Runs {
@@ -192,12 +258,12 @@ func Measure(ctx context.Context, opt Options) []Result {
 			seed := opt.Seed + int64(rep)*1000 + int64(len(j.prof.Name))
 			var run Run
 			if j.link == "tun" {
-				run = transferTUN(ctx, j.p, opt, nil)
+				run = transferTUN(ctx, j.p, opt.ForCC(j.cc), nil)
 				run.Seed = seed
 			} else {
-				run = transfer(ctx, j.p, j.prof, opt, seed, nil)
+				run = transfer(ctx, j.p, j.prof, opt.ForCC(j.cc), seed, nil)
 			}
-			i := index[[2]string{j.link + "/" + j.prof.Name, j.p.String()}]
+			i := index[j]
 			results[i].Runs = append(results[i].Runs, run)
 			done++
 			if opt.Progress != nil {
@@ -249,12 +315,12 @@ func summarise(results []Result) []Result {
 		if len(cpu) > 0 {
 			r.CPUSecondsPerGB = median(cpu)
 		}
-		base[r.Link+"/"+r.Profile+"/"+r.Pairing] = r.MedianMbps
+		base[r.Link+"/"+r.Profile+"/"+r.CC+"/"+r.Pairing] = r.MedianMbps
 	}
 	for i := range results {
 		r := &results[i]
 		r.Baseline = baseline(r).String()
-		if b := base[r.Link+"/"+r.Profile+"/"+r.Baseline]; b > 0 {
+		if b := base[r.Link+"/"+r.Profile+"/"+r.CC+"/"+r.Baseline]; b > 0 {
 			r.RatioVsNetstack = r.MedianMbps / b
 		}
 	}
@@ -411,8 +477,8 @@ func sendFor(write func([]byte) (int, error), buf []byte, opt Options, start tim
 
 // Sample runs one transfer of size octets of pairing p under prof with a
 // capture at the client written to w (the tap serialises its writes), to
-// draw what a pairing's conversation looks like. It is not a measurement:
-// capturing costs time.
+// draw what a pairing's conversation looks like (opt.ForCC picks the
+// family). It is not a measurement: capturing costs time.
 func Sample(ctx context.Context, p Pairing, prof Profile, opt Options, size int64, seed int64, w io.Writer) Run {
 	opt = opt.withDefaults()
 	opt.Size, opt.Duration = size, time.Minute

@@ -2,6 +2,7 @@ package throughput
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -27,6 +28,9 @@ func TestMeasureSummarises(t *testing.T) {
 		if !(r.MinMbps <= r.MedianMbps && r.MedianMbps <= r.MaxMbps) {
 			t.Errorf("%s/%s: median %v outside [%v, %v]", r.Pairing, r.Profile, r.MedianMbps, r.MinMbps, r.MaxMbps)
 		}
+		if r.CC != NewReno {
+			t.Errorf("%s/%s: cc %q, want the default newreno", r.Pairing, r.Profile, r.CC)
+		}
 		if r.Pairing == "netstack->netstack" && r.RatioVsNetstack != 1 {
 			t.Errorf("the baseline's ratio is %v, want 1", r.RatioVsNetstack)
 		}
@@ -45,6 +49,61 @@ func TestMeasureSummarises(t *testing.T) {
 	}
 	if rt == 0 {
 		t.Error("1% loss and no retransmission in any lossy run")
+	}
+}
+
+// Each family runs every pairing, labelled with its family, and is
+// compared with netstack->netstack running the same family (issue #6:
+// "handmade NewReno against netstack Reno, CUBIC against CUBIC").
+func TestMeasureEachFamily(t *testing.T) {
+	res := Measure(context.Background(), Options{
+		Pairings: []Pairing{{Netstack, Netstack}, {Handmade, Netstack}},
+		Profiles: []Profile{Profiles[0]},
+		CC:       []string{NewReno, CUBIC},
+		Runs:     1, Size: 1 << 20, Duration: time.Second, Seed: 1,
+	})
+	var got []string
+	for _, r := range res {
+		got = append(got, r.CC+" "+r.Pairing)
+		if !r.OK || r.Baseline != "netstack->netstack" || r.RatioVsNetstack <= 0 {
+			t.Errorf("%s %s: ok %v baseline %q ratio %v", r.CC, r.Pairing, r.OK, r.Baseline, r.RatioVsNetstack)
+		}
+	}
+	want := []string{"newreno netstack->netstack", "newreno handmade->netstack", "cubic netstack->netstack", "cubic handmade->netstack"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("results %q, want %q", got, want)
+	}
+}
+
+// The ratio is to the baseline of the same link, profile and family.
+func TestSummariseRatioPerFamily(t *testing.T) {
+	run := func(mbps float64) []Run { return []Run{{Bytes: 1e6, Mbps: mbps, CPUSeconds: 1}} }
+	res := summarise([]Result{
+		{Pairing: "netstack->netstack", Client: Netstack, Server: Netstack, Link: "mem", Profile: "lossy", CC: NewReno, Runs: run(100)},
+		{Pairing: "netstack->netstack", Client: Netstack, Server: Netstack, Link: "mem", Profile: "lossy", CC: CUBIC, Runs: run(200)},
+		{Pairing: "handmade->netstack", Client: Handmade, Server: Netstack, Link: "mem", Profile: "lossy", CC: NewReno, Runs: run(150)},
+		{Pairing: "handmade->netstack", Client: Handmade, Server: Netstack, Link: "mem", Profile: "lossy", CC: CUBIC, Runs: run(300)},
+		{Pairing: "linux->handmade", Client: Linux, Server: Handmade, Link: "tun", Profile: "clean", CC: Kernel, Runs: run(50)},
+		{Pairing: "linux->netstack", Client: Linux, Server: Netstack, Link: "tun", Profile: "clean", CC: Kernel, Runs: run(100)},
+	})
+	for i, want := range []float64{1, 1, 1.5, 1.5, 0.5, 1} {
+		if res[i].RatioVsNetstack != want {
+			t.Errorf("%s %s: ratio %v, want %v", res[i].CC, res[i].Pairing, res[i].RatioVsNetstack, want)
+		}
+	}
+}
+
+func TestForCC(t *testing.T) {
+	o := Options{}.withDefaults().ForCC(CUBIC)
+	if o.Handmade.CongestionControl != "cubic" || o.Netstack.CongestionControl != "cubic" {
+		t.Errorf("cubic: handmade %q netstack %q", o.Handmade.CongestionControl, o.Netstack.CongestionControl)
+	}
+	o = o.ForCC(NewReno)
+	if o.Handmade.CongestionControl != "newreno" || o.Netstack.CongestionControl != "reno" {
+		t.Errorf("newreno: handmade %q netstack %q, want newreno and reno", o.Handmade.CongestionControl, o.Netstack.CongestionControl)
+	}
+	if k := o.ForCC(Kernel); k.Handmade.CongestionControl != "newreno" || k.Netstack != o.Netstack {
+		t.Error("the kernel's family changed the in-process stacks'")
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,8 +33,11 @@ row is the median goodput with its spread (min..max), the ratio to
 netstack->netstack in the same run and profile, the median retransmissions
 and the CPU time per GB (the whole process: both stacks and the wire).
 netstack runs with its own options at the same buffer sizes; both are
-printed. Congestion control is like for like: handmade NewReno against
-netstack's Reno.
+printed. Congestion control is like for like, one family per row (the cc
+column): handmade's newreno against netstack's reno, handmade's cubic
+(with HyStart++) against netstack's cubic, and the ratio is to
+netstack->netstack with the same family. --cc picks the families:
+newreno (the default), cubic, or newreno,cubic for both (twice the time).
 
 As root the in-process stacks also meet the Linux kernel over a TUN device
 (a namespace made per transfer, the kernel's sysctls pinned as in tcplab
@@ -45,6 +49,7 @@ out.
 Examples:
    tcplab bench
    tcplab bench --profiles clean --runs 9
+   tcplab bench --no-tun --profiles lossy,clean --cc newreno,cubic
    sudo tcplab bench --profiles clean --pairings handmade-linux,netstack-linux
    tcplab bench --pairings handmade-netstack,netstack-netstack --duration 5s
    tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'
@@ -52,6 +57,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh"},
 			&cli.StringFlag{Name: "pairings", Usage: "pairings as CLIENT-SERVER, comma separated", DefaultText: "all four"},
+			&cli.StringFlag{Name: "cc", Value: throughput.NewReno, Usage: "congestion control families, comma separated: newreno (netstack's reno), cubic (netstack's cubic)"},
 			&cli.IntFlag{Name: "runs", Value: 5, Usage: "repetitions of each pairing and profile (the median is reported)"},
 			&cli.StringFlag{Name: "size", Value: "64MiB", Usage: "most octets per transfer"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, Usage: "longest time per transfer"},
@@ -70,6 +76,7 @@ type benchReport struct {
 	GVisorVersion   string              `json:"gvisor_version"`
 	NetstackOptions string              `json:"netstack_options"`
 	HandmadeConfig  string              `json:"handmade_config"`
+	CC              []string            `json:"cc"`
 	Runs            int                 `json:"runs"`
 	SizeBytes       int64               `json:"size_bytes"`
 	DurationS       float64             `json:"duration_s"`
@@ -89,6 +96,15 @@ func benchAction(c *cli.Context) error {
 	opt.Size = size
 	if opt.Runs < 1 || opt.Duration <= 0 {
 		return cli.Exit("--runs and --duration must be positive", 2)
+	}
+	for _, n := range strings.Split(c.String("cc"), ",") {
+		n = strings.TrimSpace(n)
+		if !slices.Contains(throughput.Families, n) {
+			return cli.Exit(fmt.Sprintf("--cc: unknown congestion control %q: want newreno or cubic, or both comma separated", n), 2)
+		}
+		if !slices.Contains(opt.CC, n) {
+			opt.CC = append(opt.CC, n)
+		}
 	}
 	for _, n := range strings.Split(c.String("profiles"), ",") {
 		p, ok := throughput.LookupProfile(strings.TrimSpace(n))
@@ -126,8 +142,8 @@ func benchAction(c *cli.Context) error {
 	} else if err := throughput.TUNAvailable(); err != nil && !c.Bool("no-tun") {
 		fmt.Fprintf(c.App.ErrWriter, "bench: the pairings against Linux over TUN left out: %v\n", err)
 	}
-	rep := benchReport{GVisorVersion: netstackref.Version(), NetstackOptions: opt.Netstack.String(),
-		HandmadeConfig: describeHandmade(opt.Handmade), Runs: opt.Runs, SizeBytes: opt.Size, DurationS: opt.Duration.Seconds()}
+	rep := benchReport{GVisorVersion: netstackref.Version(), NetstackOptions: netstackOptions(opt.Netstack, opt.CC),
+		HandmadeConfig: describeHandmade(opt.Handmade, opt.CC), CC: opt.CC, Runs: opt.Runs, SizeBytes: opt.Size, DurationS: opt.Duration.Seconds()}
 	narr := c.App.Writer
 	if c.Bool("json") {
 		narr = c.App.ErrWriter
@@ -140,7 +156,7 @@ func benchAction(c *cli.Context) error {
 			if run.Error != "" {
 				state = "FAILED: " + run.Error
 			}
-			fmt.Fprintf(c.App.ErrWriter, "  [%d/%d] %-20s %-6s %s\n", done, total, r.Pairing, r.Profile, state)
+			fmt.Fprintf(c.App.ErrWriter, "  [%d/%d] %-20s %-6s %-7s %s\n", done, total, r.Pairing, r.Profile, r.CC, state)
 		}
 	}
 	rep.Results = throughput.Measure(c.Context, opt)
@@ -156,13 +172,13 @@ func benchAction(c *cli.Context) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "pairing\tlink\tprofile\tgoodput Mbit/s\tspread\tratio_vs_netstack\tbaseline\tretrans\tCPU s/GB\t")
+		fmt.Fprintln(tw, "pairing\tlink\tprofile\tcc\tgoodput Mbit/s\tspread\tratio_vs_netstack\tbaseline\tretrans\tCPU s/GB\t")
 		for _, r := range rep.Results {
 			if !r.OK {
-				fmt.Fprintf(tw, "%s\t%s\t%s\tFAILED\t\t\t\t\t\t\n", r.Pairing, r.Link, r.Profile)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tFAILED\t\t\t\t\t\t\n", r.Pairing, r.Link, r.Profile, r.CC)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f..%.0f\t%.2f\t%s\t%d\t%.2f\t\n", r.Pairing, r.Link, r.Profile, r.MedianMbps, r.MinMbps, r.MaxMbps, r.RatioVsNetstack, r.Baseline, r.Retransmissions, r.CPUSecondsPerGB)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%.0f..%.0f\t%.2f\t%s\t%d\t%.2f\t\n", r.Pairing, r.Link, r.Profile, r.CC, r.MedianMbps, r.MinMbps, r.MaxMbps, r.RatioVsNetstack, r.Baseline, r.Retransmissions, r.CPUSecondsPerGB)
 		}
 		tw.Flush()
 	}
@@ -181,15 +197,26 @@ func benchAction(c *cli.Context) error {
 	return nil
 }
 
+// netstackOptions prints netstack's options with the families' gVisor
+// names in place of its one congestion control: each row runs one.
+func netstackOptions(o netstackref.Options, families []string) string {
+	names := make([]string, len(families))
+	for i, f := range families {
+		names[i] = throughput.NetstackCC(f)
+	}
+	o.CongestionControl = strings.Join(names, ",")
+	return o.String()
+}
+
 // describeHandmade prints the hand-built stack's settings that matter
-// for throughput, defaults resolved.
-func describeHandmade(c handmade.Config) string {
+// for throughput, defaults resolved, with the families run.
+func describeHandmade(c handmade.Config, families []string) string {
 	buf := func(n int) string {
 		if n == 0 {
 			return "1MiB (default)"
 		}
 		return formatSize(int64(n))
 	}
-	return fmt.Sprintf("cc=newreno sndbuf=%s rcvbuf=%s sack=%t ts=%t wscale=%t delayed_ack=%t nagle=%t",
-		buf(c.SendBuffer), buf(c.RecvBuffer), !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
+	return fmt.Sprintf("cc=%s sndbuf=%s rcvbuf=%s sack=%t ts=%t wscale=%t delayed_ack=%t nagle=%t",
+		strings.Join(families, ","), buf(c.SendBuffer), buf(c.RecvBuffer), !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
 }

@@ -12,11 +12,11 @@ import (
 )
 
 type htmlBenchRow struct {
-	ID, Pairing, Profile, Goodput, Spread, Ratio, Retrans, CPU, Verdict string
-	Sample                                                              string
-	Pcap                                                                string
-	Graphs                                                              []htmlGraph
-	Err                                                                 string
+	ID, Pairing, Profile, CC, Goodput, Spread, Ratio, Retrans, CPU, Verdict string
+	Sample                                                                  string
+	Pcap                                                                    string
+	Graphs                                                                  []htmlGraph
+	Err                                                                     string
 }
 
 type htmlBench struct {
@@ -47,16 +47,16 @@ func writeBenchHTML(ctx context.Context, file string, rep benchReport, opt throu
 		if r.Link != "mem" {
 			pairing += " (" + r.Link + ")"
 		}
-		row := htmlBenchRow{ID: fmt.Sprintf("bench-%d", i+1), Pairing: pairing, Profile: r.Profile, Verdict: "ok",
+		row := htmlBenchRow{ID: fmt.Sprintf("bench-%d", i+1), Pairing: pairing, Profile: r.Profile, CC: r.CC, Verdict: "ok",
 			Goodput: fmt.Sprintf("%.0f", r.MedianMbps), Spread: fmt.Sprintf("%.0f..%.0f", r.MinMbps, r.MaxMbps),
 			Ratio: fmt.Sprintf("%.2f", r.RatioVsNetstack), Retrans: fmt.Sprint(r.Retransmissions), CPU: fmt.Sprintf("%.2f", r.CPUSecondsPerGB)}
 		if !r.OK {
 			row.Verdict = "fail"
 		}
 		prof, _ := throughput.LookupProfile(r.Profile)
-		pcap := filepath.Join(capDir, fmt.Sprintf("bench_%s-to-%s_%s_%s.pcap", r.Client, r.Server, r.Link, r.Profile))
+		pcap := filepath.Join(capDir, fmt.Sprintf("bench_%s-to-%s_%s_%s_%s.pcap", r.Client, r.Server, r.Link, r.Profile, r.CC))
 		var buf bytes.Buffer
-		run := throughput.Sample(ctx, throughput.Pairing{Client: r.Client, Server: r.Server}, prof, opt, sampleSize, opt.Seed, &buf)
+		run := throughput.Sample(ctx, throughput.Pairing{Client: r.Client, Server: r.Server}, prof, opt.ForCC(r.CC), sampleSize, opt.Seed, &buf)
 		row.Sample = fmt.Sprintf("sample transfer of %s, seed %d: %.0f Mbit/s while captured, %d retransmissions", formatSize(sampleSize), run.Seed, run.Mbps, run.Retransmissions)
 		if run.Error != "" {
 			row.Err = run.Error
@@ -90,9 +90,9 @@ var benchTemplate = template.Must(template.New("bench").Parse(reportStyle + `<!D
 <h1>tcplab bench</h1>
 <ul>{{range .Header}}<li>{{.}}</li>{{end}}</ul>
 <table id="results">
-<thead><tr><th>pairing</th><th>profile</th><th>goodput Mbit/s</th><th>spread</th><th>ratio_vs_netstack</th><th>retrans</th><th>CPU s/GB</th><th>conversation</th></tr></thead>
+<thead><tr><th>pairing</th><th>profile</th><th>cc</th><th>goodput Mbit/s</th><th>spread</th><th>ratio_vs_netstack</th><th>retrans</th><th>CPU s/GB</th><th>conversation</th></tr></thead>
 <tbody>
-{{range .Rows}}<tr class="row" id="{{.ID}}" data-id="{{.ID}}"><td>{{.Pairing}}</td><td>{{.Profile}}</td><td class="num">{{.Goodput}}</td><td class="num">{{.Spread}}</td><td class="num">{{.Ratio}}</td><td class="num">{{.Retrans}}</td><td class="num">{{.CPU}}</td>
+{{range .Rows}}<tr class="row" id="{{.ID}}" data-id="{{.ID}}"><td>{{.Pairing}}</td><td>{{.Profile}}</td><td>{{.CC}}</td><td class="num">{{.Goodput}}</td><td class="num">{{.Spread}}</td><td class="num">{{.Ratio}}</td><td class="num">{{.Retrans}}</td><td class="num">{{.CPU}}</td>
 <td class="v-{{.Verdict}}"><details><summary>{{.Verdict}}</summary>
 <div class="detail">{{.Sample}}</div>
 {{if .Pcap}}<p><a href="{{.Pcap}}">capture</a></p>{{end}}

@@ -37,6 +37,7 @@ func endpointFlags(role string) []cli.Flag {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "narrate every data segment and ACK, not just the first"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no narration and no progress, only the results"},
 		&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "give up on a transfer after this long"},
+		ccFlag(),
 	}, ifaceFlags()...)
 }
 
@@ -72,6 +73,7 @@ Examples (two terminals, as root for tun):
    tcplab client --server 198.18.1.1 --size 8MiB   # handmade, through its TUN, to the kernel
 
    tcplab client --link mem --size 8MiB            # no root: netstack serves in this process
+   tcplab client --link mem --size 64MiB --cc cubic  # handmade CUBIC (HyStart++) uploads to netstack
    tcplab client --link mem --profile seed --stack handmade -v   # the article's flow, narrated
    tcplab client --link iface:ens224 --addr 10.0.0.1 --server 10.0.0.2 --file file.txt`,
 		Flags:  flags,
@@ -205,6 +207,10 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 		return err
 	}
 	rep.Link = spec.String()
+	cc, err := parseCC(c)
+	if err != nil {
+		return usageError{err}
+	}
 	server, err := parseAddrPort("--server", c.String("server"))
 	if err != nil {
 		return usageError{err}
@@ -277,7 +283,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 		}
 		defer link.Close()
 		var stopPeer func()
-		peerRes, stopPeer, err = serveInProcess(ctx, peer, serverLink, server)
+		peerRes, stopPeer, err = serveInProcess(ctx, peer, serverLink, server, cc)
 		if err != nil {
 			return err
 		}
@@ -335,7 +341,7 @@ func runClient(c *cli.Context, o outputs, rep *clientReport) error {
 	if link != nil {
 		l = link.link
 	}
-	ep, err := newEndpoint(stackName, l, addr, trace)
+	ep, err := newEndpoint(stackName, l, addr, trace, cc)
 	if err != nil {
 		return usageError{err}
 	}
@@ -409,11 +415,11 @@ func openMemPair(dir string, captures *[]string) (*openedLink, wire.Link, error)
 // other end of --link mem) and delivers what it received.
 // The server's stack stays up until stop, so its FIN is acknowledged;
 // stop returns once the server is gone.
-func serveInProcess(ctx context.Context, name string, l wire.Link, at netip.AddrPort) (res chan transferResult, stop func(), err error) {
+func serveInProcess(ctx context.Context, name string, l wire.Link, at netip.AddrPort, cc string) (res chan transferResult, stop func(), err error) {
 	if name == stackLinux {
 		return nil, nil, usagef("--peer linux: the kernel cannot sit on an in-memory wire; use --link tun and tcplab server --stack linux")
 	}
-	ep, err := newEndpoint(name, l, at.Addr(), nil)
+	ep, err := newEndpoint(name, l, at.Addr(), nil, cc)
 	if err != nil {
 		return nil, nil, usagef("--peer: %v", err)
 	}

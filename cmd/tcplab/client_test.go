@@ -35,9 +35,10 @@ func TestClientOnMemEveryPairing(t *testing.T) {
 	const size = 700 << 10
 	sum := sha256.Sum256(makePayload(size, 5))
 	want := hex.EncodeToString(sum[:])
-	for _, pair := range [][2]string{{"handmade", "netstack"}, {"netstack", "handmade"}, {"handmade", "handmade"}, {"netstack", "netstack"}} {
-		t.Run(pair[0]+"-to-"+pair[1], func(t *testing.T) {
-			rep, stderr, err := clientJSON(t, "--link", "mem", "--stack", pair[0], "--peer", pair[1], "--size", "700KiB", "--seed", "5")
+	for _, pair := range [][3]string{{"handmade", "netstack", "newreno"}, {"netstack", "handmade", "newreno"}, {"handmade", "handmade", "newreno"}, {"netstack", "netstack", "newreno"},
+		{"handmade", "netstack", "cubic"}, {"netstack", "handmade", "cubic"}} {
+		t.Run(pair[0]+"-to-"+pair[1]+"-"+pair[2], func(t *testing.T) {
+			rep, stderr, err := clientJSON(t, "--link", "mem", "--stack", pair[0], "--peer", pair[1], "--size", "700KiB", "--seed", "5", "--cc", pair[2])
 			if err != nil {
 				t.Fatalf("client failed: %v\n%s", err, stderr)
 			}
@@ -109,6 +110,8 @@ func TestClientAndServerRejectBadFlags(t *testing.T) {
 		{[]string{"client", "--link", "mem", "--file", "x", "--size", "1MiB"}, "both given"},
 		{[]string{"client", "--link", "mem", "--peer", "linux"}, "cannot sit on an in-memory wire"},
 		{[]string{"client", "extra"}, "takes no arguments"},
+		{[]string{"client", "--link", "mem", "--cc", "reno"}, `--cc "reno": want newreno or cubic`},
+		{[]string{"server", "--cc", "bbr"}, `--cc "bbr": want newreno or cubic`},
 		{[]string{"server", "--link", "mem"}, "does not leave this process"},
 		{[]string{"server", "--port", "0"}, "--port 0"},
 		{[]string{"server", "--count", "-1"}, "--count -1"},

@@ -225,6 +225,35 @@ func TestBenchTUNAgainstLinux(t *testing.T) {
 	}
 }
 
+// bench --cc runs each family, labels each row with it and compares it
+// with netstack->netstack of the same family.
+func TestBenchCCFamilies(t *testing.T) {
+	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--profiles", "clean", "--runs", "1", "--size", "1MiB", "--no-tun",
+		"--pairings", "netstack-netstack,handmade-netstack", "--cc", "cubic,newreno")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON document (%v):\n%s", err, stdout)
+	}
+	if !strings.Contains(rep.NetstackOptions, "cc=cubic,reno ") || !strings.HasPrefix(rep.HandmadeConfig, "cc=cubic,newreno ") {
+		t.Errorf("options: netstack %q, handmade %q", rep.NetstackOptions, rep.HandmadeConfig)
+	}
+	var got []string
+	for _, r := range rep.Results {
+		got = append(got, r.CC+" "+r.Pairing+" vs "+r.Baseline)
+		if !r.OK || r.RatioVsNetstack <= 0 {
+			t.Errorf("result %+v", r)
+		}
+	}
+	want := []string{"cubic netstack->netstack vs netstack->netstack", "cubic handmade->netstack vs netstack->netstack",
+		"newreno netstack->netstack vs netstack->netstack", "newreno handmade->netstack vs netstack->netstack"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+}
+
 func TestBenchJSON(t *testing.T) {
 	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--profiles", "clean", "--runs", "1", "--size", "1MiB", "--no-tun")
 	if err != nil {
@@ -239,11 +268,16 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, r := range rep.Results {
-		if r.Link != "mem" || r.Profile != "clean" || r.MedianMbps <= 0 || r.RatioVsNetstack <= 0 || len(r.Runs) != 1 || r.Runs[0].Bytes != 1<<20 {
+		if r.Link != "mem" || r.Profile != "clean" || r.CC != "newreno" || r.MedianMbps <= 0 || r.RatioVsNetstack <= 0 || len(r.Runs) != 1 || r.Runs[0].Bytes != 1<<20 {
 			t.Errorf("result %+v", r)
 		}
 	}
-	for _, args := range [][]string{{"bench", "--profiles", "wan"}, {"bench", "--pairings", "linux-linux"}, {"bench", "--pairings", "handmade-kernel"},
+	// Like for like: the default family is handmade's newreno against
+	// netstack's reno, and both option lines say so.
+	if !strings.Contains(rep.NetstackOptions, "cc=reno ") || !strings.HasPrefix(rep.HandmadeConfig, "cc=newreno ") {
+		t.Errorf("options: netstack %q, handmade %q", rep.NetstackOptions, rep.HandmadeConfig)
+	}
+	for _, args := range [][]string{{"bench", "--cc", "bbr"}, {"bench", "--cc", "newreno,"}, {"bench", "--profiles", "wan"}, {"bench", "--pairings", "linux-linux"}, {"bench", "--pairings", "handmade-kernel"},
 		{"bench", "--runs", "0"}, {"bench", "--pairings", "handmade-linux", "--no-tun"}} {
 		_, _, err := runCLI(t, args...)
 		var ec cli.ExitCoder

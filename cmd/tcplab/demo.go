@@ -19,6 +19,7 @@ import (
 
 	"tcplab/flow"
 	"tcplab/netstackref"
+	"tcplab/throughput"
 	"tcplab/wire"
 )
 
@@ -62,6 +63,7 @@ prints the seed, so a failing run reproduces with the same flags.
 Examples:
    tcplab demo
    tcplab demo --size 8MiB --loss 0.05 --seed 7
+   tcplab demo --size 64MiB --loss 0.01 --delay 10ms --cc cubic   # both stacks CUBIC, the bench's lossy wire
    tcplab demo --size 8MiB --profile full,seed -q   # what a window buys over stop-and-wait
    tcplab demo --dup 0.01 --reorder 0.02 --delay 2ms --jitter 1ms --rate 100Mbit
    tcplab demo --corrupt 0.01 --pcap-dir /tmp/caps   # then: tshark -r /tmp/caps/handmade-to-netstack.server.pcap
@@ -89,6 +91,7 @@ Examples:
 			&cli.UintFlag{Name: "port", Value: defaultPort, Usage: "server port (the article's 12345)"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "give up on a run after this long"},
 			&cli.StringSliceFlag{Name: "run", Usage: "run only these directions: " + runHandmadeToNetstack + ", " + runNetstackToHandmade},
+			ccFlag(),
 		},
 		Action: demoAction,
 	}
@@ -96,14 +99,17 @@ Examples:
 
 // demoReport is the JSON document of --json.
 type demoReport struct {
-	Seed            int64       `json:"seed"`
-	GVisorVersion   string      `json:"gvisor_version"`
-	NetstackOptions string      `json:"netstack_options"`
-	HandmadeProfile string      `json:"handmade_profile"` // "full", "seed" or "full,seed"
-	Wire            string      `json:"wire"`
-	PayloadBytes    int         `json:"payload_bytes"`
-	OK              bool        `json:"ok"`
-	Runs            []runResult `json:"runs"`
+	Seed            int64  `json:"seed"`
+	GVisorVersion   string `json:"gvisor_version"`
+	NetstackOptions string `json:"netstack_options"`
+	HandmadeProfile string `json:"handmade_profile"` // "full", "seed" or "full,seed"
+	// HandmadeCC is the full profile's congestion control (--cc);
+	// netstack's counterpart is in NetstackOptions.
+	HandmadeCC   string      `json:"handmade_cc"`
+	Wire         string      `json:"wire"`
+	PayloadBytes int         `json:"payload_bytes"`
+	OK           bool        `json:"ok"`
+	Runs         []runResult `json:"runs"`
 	// Profiles compares the profiles' times when more than one ran
 	// (--profile full,seed) and every run succeeded.
 	Profiles *profileComparison `json:"profile_comparison,omitempty"`
@@ -166,7 +172,7 @@ func demoAction(c *cli.Context) error {
 
 	rep := demoReport{
 		Seed: cfg.Seed, GVisorVersion: netstackref.Version(), NetstackOptions: cfg.Netstack.String(),
-		HandmadeProfile: strings.Join(profiles, ","), Wire: describeWire(cfg.Impairment), PayloadBytes: len(cfg.Payload), OK: true,
+		HandmadeProfile: strings.Join(profiles, ","), HandmadeCC: cfg.HandmadeFull.CongestionControl, Wire: describeWire(cfg.Impairment), PayloadBytes: len(cfg.Payload), OK: true,
 	}
 	total := len(profiles) * len(runs)
 	for _, profile := range profiles {
@@ -181,6 +187,9 @@ func demoAction(c *cli.Context) error {
 			fmt.Fprintf(narration, "  seed %d · wire: %s · payload %s\n", cfg.Seed, rep.Wire, formatSize(int64(len(cfg.Payload))))
 		}
 		fmt.Fprintf(narration, "  gVisor %s · netstack options: %s\n", rep.GVisorVersion, rep.NetstackOptions)
+		if cfg.Profile == "full" {
+			fmt.Fprintf(narration, "  handmade congestion control: %s\n", rep.HandmadeCC)
+		}
 		for _, name := range runs {
 			if err := c.Context.Err(); err != nil {
 				break
@@ -251,6 +260,11 @@ func demoConfigFromFlags(c *cli.Context) (demoConfig, []string, []string, error)
 		return cfg, nil, nil, err
 	}
 	cfg.Profile = profiles[0]
+	cc, err := parseCC(c)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	cfg.HandmadeFull.CongestionControl, cfg.Netstack.CongestionControl = cc, throughput.NetstackCC(cc)
 	size, err := parseSize(c.String("size"))
 	if err != nil {
 		return cfg, nil, nil, fmt.Errorf("--size: %w", err)

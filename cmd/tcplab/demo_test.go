@@ -148,6 +148,7 @@ func TestDemoRejectsBadFlags(t *testing.T) {
 		{[]string{"--profile", "fast"}, "want full, seed, or full,seed"},
 		{[]string{"--profile", "seed,seed"}, "twice"},
 		{[]string{"extra"}, "no arguments"},
+		{[]string{"--cc", "bbr"}, `--cc "bbr": want newreno or cubic`},
 	} {
 		_, _, err := runCLI(t, append([]string{"demo"}, tc.args...)...)
 		var ec cli.ExitCoder
@@ -326,6 +327,22 @@ func TestDemoCorruptionShowsOnReceivingSideOnly(t *testing.T) {
 		if n := strings.Count(string(ev), `"kind":"corrupt"`); uint64(n) != c2s+s2c {
 			t.Errorf("%s: sidecar lists %d corruptions, wire counted %d", r.Name, n, c2s+s2c)
 		}
+	}
+}
+
+// TestDemoCC: --cc runs both stacks with one family, netstack's
+// counterpart of handmade's, and the report says which.
+func TestDemoCC(t *testing.T) {
+	stdout, stderr, err := runCLI(t, "demo", "--json", "--size", "256KiB", "--seed", "3", "--cc", "cubic")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep demoReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.HandmadeCC != "cubic" || !strings.Contains(rep.NetstackOptions, "cc=cubic ") {
+		t.Errorf("ok %v, handmade_cc %q, netstack options %q", rep.OK, rep.HandmadeCC, rep.NetstackOptions)
 	}
 }
 

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/throughput"
 	"tcplab/wire"
 )
 
@@ -38,11 +41,27 @@ type endpoint struct {
 	state func(c net.Conn) string
 }
 
-// newEndpoint starts stack name at addr on l (nil for linux).
-func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trace) (*endpoint, error) {
+// ccFlag is --cc of the commands that run the in-process stacks.
+func ccFlag() cli.Flag {
+	return &cli.StringFlag{Name: "cc", Value: handmade.NewReno, Usage: "congestion control of the in-process stacks: newreno (netstack's reno) or cubic (handmade's with HyStart++)"}
+}
+
+// parseCC checks --cc: one of the families both stacks run.
+func parseCC(c *cli.Context) (string, error) {
+	cc := c.String("cc")
+	if !slices.Contains(throughput.Families, cc) {
+		return "", fmt.Errorf("--cc %q: want newreno or cubic", cc)
+	}
+	return cc, nil
+}
+
+// newEndpoint starts stack name at addr on l (nil for linux), with
+// congestion control family cc (handmade's name; netstack runs its
+// counterpart, throughput.NetstackCC). The kernel keeps its own.
+func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trace, cc string) (*endpoint, error) {
 	switch name {
 	case stackHandmade:
-		s, err := handmade.NewStack(l, addr, handmade.Config{Trace: trace})
+		s, err := handmade.NewStack(l, addr, handmade.Config{Trace: trace, CongestionControl: cc})
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +96,9 @@ func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trac
 			},
 		}, nil
 	case stackNetstack:
-		s, err := netstackref.New(l, addr, netstackref.DefaultOptions())
+		opt := netstackref.DefaultOptions()
+		opt.CongestionControl = throughput.NetstackCC(cc)
+		s, err := netstackref.New(l, addr, opt)
 		if err != nil {
 			return nil, err
 		}

@@ -46,6 +46,7 @@ the address may appear later (IP_FREEBIND).
 Examples (as root for tun):
    tcplab server                                   # handmade on a TUN, 198.18.0.2:12345, one upload
    tcplab server --stack netstack --count 0        # gVisor, serve until Ctrl-C
+   tcplab server --cc cubic                        # handmade, CUBIC for what it sends
    tcplab server --profile seed -v                 # the article's server, every segment narrated
    tcplab server --stack linux --count 3           # the kernel, for: tcplab client --server 198.18.1.1
    tcplab server --link iface:ens224 --addr 10.0.0.2 --save-dir uploads
@@ -138,6 +139,10 @@ func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) err
 		return err
 	}
 	rep.Link = spec.String()
+	cc, err := parseCC(c)
+	if err != nil {
+		return usageError{err}
+	}
 	port := c.Uint("port")
 	if port < 1 || port > 65535 {
 		return usagef("--port %d: want 1 to 65535", port)
@@ -260,7 +265,7 @@ func runServer(c *cli.Context, o outputs, rep *serverReport, mu *sync.Mutex) err
 	if link != nil {
 		wl = link.link
 	}
-	ep, err := newEndpoint(stackName, wl, addr, trace)
+	ep, err := newEndpoint(stackName, wl, addr, trace, cc)
 	if err != nil {
 		return usageError{err}
 	}
