@@ -149,10 +149,12 @@ type TCBCounters struct {
 	ICMPSoftErrors, ICMPHardErrors, ICMPFragNeeded, ICMPIgnored uint64
 	// D-SACK blocks (RFC 2883) sent for duplicate segments, and received.
 	DSACKsSent, DSACKsReceived uint64
-	// SpuriousRetransmissions are retransmissions found unnecessary, by a
-	// D-SACK (RFC 3708) or the timestamps (RFC 3522); Undos the loss
-	// responses reversed because of them (RFC 4015), SpuriousTimeouts
-	// the Undos that reversed a retransmission timeout.
+	// SpuriousRetransmissions are retransmissions of a loss response
+	// (fast retransmit, timeout) found unnecessary, by a D-SACK (RFC
+	// 3708) or the timestamps (RFC 3522); a loss probe's outside one is
+	// not counted. Undos are the loss responses reversed because of them
+	// (RFC 4015), SpuriousTimeouts the Undos that reversed a
+	// retransmission timeout.
 	SpuriousRetransmissions, Undos, SpuriousTimeouts uint64
 }
 
