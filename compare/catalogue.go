@@ -44,6 +44,7 @@ var scenarioNeeds = map[string][]Capability{
 	"OP-05c": {NeedListener, NeedSend, NeedSocketOptions},
 	"OP-06a": {NeedListener, NeedSink},
 	"OP-06b": {NeedListener, NeedSink},
+	"OP-06c": {NeedListener, NeedSink},
 	"OP-07a": {NeedListener, NeedSink, NeedSend, NeedSocketOptions},
 	"OP-07b": {NeedListener, NeedSink},
 	"OP-07c": {NeedListener, NeedSink, NeedSend, NeedAppClose, NeedSocketOptions},

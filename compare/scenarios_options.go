@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,8 @@ var optionScenarios = []Scenario{
 		RFC: "RFC 2018 §2, §4", Run: sackNotOffered},
 	{ID: "OP-06b", Title: "SACK blocks on out-of-order data: the newest block first, at most 3 with timestamps",
 		RFC: "RFC 2018 §3, §4", Requirements: []string{"SHLD-31"}, Run: sackBlocks},
+	{ID: "OP-06c", Title: "A duplicate segment is reported in a D-SACK block, first; a held one with its block second",
+		RFC: "RFC 2883 §4", Run: dsackForDuplicate},
 	{ID: "OP-07a", Title: "Timestamps: TSecr echoes the peer's TSval; every DUT segment carries TSopt; TSval never decreases",
 		RFC: "RFC 7323 §3.2, §4.3, §5.4", Run: timestampsEcho},
 	{ID: "OP-07b", Title: "Timestamps negotiated: text without TSopt is dropped silently",
@@ -308,6 +311,53 @@ func sackBlocks(t *T) {
 	}
 	c.SetSndNxt(seq0 + 800)
 	t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 800)})
+	t.Recv(s, data)
+}
+
+// dsackForDuplicate: "When D-SACK is used, the first block of the SACK
+// option should be a D-SACK block specifying the sequence numbers for the
+// duplicate segment that triggers the acknowledgement" (RFC 2883 §4,
+// rules (1)-(3)); for a duplicate of held out-of-order text, "(4) ... the
+// second SACK block in that SACK option should specify that (possibly
+// larger) block of data". Two duplicates: of text below RCV.NXT (the ACK
+// carries the D-SACK block alone), and of [200, 300) held inside [200,
+// 400) (the D-SACK block, then [200, 400)). RFC 2883 is an extension a
+// SACK receiver may use ("the first block of the SACK option field can be
+// used to report"): a receiver that reports no duplicates (gVisor:
+// UpdateSACKBlocks ignores blocks below RCV.NXT) sends plain SACK blocks
+// instead, which is tolerated; anything else fails. Linux sends D-SACKs
+// with net.ipv4.tcp_dsack=1, its default.
+func dsackForDuplicate(t *T) {
+	c, s := t.Established()
+	if !c.SACKOn() {
+		t.NA("the DUT does not do SACK: no SACK-permitted in its SYN-ACK")
+	}
+	seq0 := c.SndNxt()
+	data := pattern(400, 9)
+	block := func(from, to int) SACKBlock { return SACKBlock{seq0 + uint32(from), seq0 + uint32(to)} }
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Payload: data[:100]})
+	t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 100)})
+	settle(t, c)
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Seq: Ptr(seq0), Payload: data[:100]})
+	below := t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 100), Payload: []byte{}}).Options.SACK
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Seq: Ptr(seq0 + 200), Payload: data[200:300]})
+	t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 100), Options: &Options{SACK: []SACKBlock{block(200, 300)}}})
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Seq: Ptr(seq0 + 300), Payload: data[300:400]})
+	t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 100), Options: &Options{SACK: []SACKBlock{block(200, 400)}}})
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Seq: Ptr(seq0 + 200), Payload: data[200:300]})
+	held := t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 100), Options: &Options{Present: SACKOpt}}).Options.SACK
+	switch {
+	case slices.Equal(below, []SACKBlock{block(0, 100)}) && slices.Equal(held, []SACKBlock{block(200, 300), block(200, 400)}):
+	case len(below) == 0 && slices.Equal(held, []SACKBlock{block(200, 400)}):
+		t.AllowedRFC("no D-SACK blocks: duplicates are not reported (RFC 2883 is an extension a SACK receiver may use)")
+	default:
+		t.Fail(fmt.Sprintf("SACK blocks %v, then %v (D-SACK first, RFC 2883 §4), or none and then %v without D-SACK",
+			[]SACKBlock{block(0, 100)}, []SACKBlock{block(200, 300), block(200, 400)}, []SACKBlock{block(200, 400)}),
+			fmt.Sprintf("%v, then %v", below, held))
+	}
+	t.Send(c, TCP{Flags: Ptr(ACK | PSH), Seq: Ptr(seq0 + 100), Payload: data[100:200]})
+	c.SetSndNxt(seq0 + 400)
+	t.Expect(c, TCP{Flags: Ptr(ACK), Ack: Ptr(seq0 + 400)})
 	t.Recv(s, data)
 }
 

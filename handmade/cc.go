@@ -26,10 +26,15 @@ type CongestionControl interface {
 	OnTimeout(flight, mss int)
 	// Undo: the response of the last OnLoss or OnTimeout answered a
 	// loss that did not happen, as D-SACK (RFC 3708) or the timestamps
-	// (RFC 3522) showed; the algorithm returns to the state it was in
-	// before it (RFC 4015 §3.2). A second Undo, or one with no response
-	// since the last, does nothing.
-	Undo()
+	// (RFC 3522) showed. The algorithm returns to the window it had
+	// before the response without a burst: RFC 4015 §3.1, "Reverse the
+	// congestion control state", is "cwnd <- FlightSize + min
+	// (bytes_acked, IW)" and "ssthresh <- pipe_prev", pipe_prev being
+	// max(FlightSize, ssthresh) when the response was made (its step
+	// (0)). flight is FlightSize now, acked the octets the ACK that
+	// showed it acknowledged. Undo never shrinks the window. A second
+	// Undo, or one with no response since the last, does nothing.
+	Undo(flight, acked, mss int)
 }
 
 // Ack is what an ACK outside loss recovery tells congestion control.
@@ -103,9 +108,10 @@ func switchCongestionControl(name string, mss int, from CongestionControl) (Cong
 // gVisor's reno.
 type newReno struct {
 	cwnd, ssthresh int
-	// prior is the window before the last loss response, for Undo;
-	// hasPrior says it has not been undone yet.
-	prior    [2]int
+	// pipePrev is RFC 4015's pipe_prev, max(FlightSize, ssthresh) before
+	// the last loss response, for Undo; hasPrior says it has not been
+	// undone yet.
+	pipePrev int
 	hasPrior bool
 	// bytesAcked counts octets acknowledged in congestion avoidance
 	// towards the next SMSS of growth (RFC 5681 §3.1).
@@ -166,7 +172,7 @@ func (r *newReno) OnLoss(flight, mss int) {
 	// 2*SMSS); RFC 6675 §5 (4.2): "ssthresh = cwnd = (FlightSize / 2)".
 	// NewReno's inflation by 3*SMSS (RFC 5681 §3.2 step 3) is recovery's,
 	// on top.
-	r.save()
+	r.save(flight)
 	r.ssthresh = max(flight/2, 2*mss)
 	r.cwnd = r.ssthresh
 	r.bytesAcked = 0
@@ -174,22 +180,29 @@ func (r *newReno) OnLoss(flight, mss int) {
 
 func (r *newReno) OnTimeout(flight, mss int) {
 	// RFC 5681 §3.1, equation (4), and the loss window of one segment.
-	r.save()
+	r.save(flight)
 	r.ssthresh = max(flight/2, 2*mss)
 	r.cwnd = mss
 	r.bytesAcked = 0
 }
 
-func (r *newReno) save() { r.prior, r.hasPrior = [2]int{r.cwnd, r.ssthresh}, true }
+// save is RFC 4015 §3.1 step (0): "Before the variables cwnd and
+// ssthresh get updated when loss recovery is initiated, set a "pipe_prev"
+// variable as follows: pipe_prev <- max (FlightSize, ssthresh)".
+func (r *newReno) save(flight int) { r.pipePrev, r.hasPrior = max(flight, r.ssthresh), true }
 
-func (r *newReno) Undo() {
+func (r *newReno) Undo(flight, acked, mss int) {
 	if !r.hasPrior {
 		return
 	}
-	// RFC 4015 §3.2 step (4) restores ssthresh and, at most, the window
-	// that was in use before the response; the caller's pacing of what
-	// that lets out (§3.2 step (3)'s min with FlightSize plus IW) is loss
-	// recovery's.
-	r.cwnd, r.ssthresh = max(r.cwnd, r.prior[0]), max(r.ssthresh, r.prior[1])
 	r.hasPrior = false
+	// RFC 4015 §3.1, "Reverse the congestion control state": "cwnd <-
+	// FlightSize + min (bytes_acked, IW); ssthresh <- pipe_prev". The
+	// window resumes from what is in flight and slow-starts back to
+	// where it was, instead of letting out at once all that the old
+	// window allows. (The ECN-Echo exception does not arise: we do not
+	// negotiate ECN.) A window that grew past that since is kept.
+	r.ssthresh = max(r.ssthresh, r.pipePrev)
+	r.cwnd = max(r.cwnd, flight+min(acked, initialWindow(mss)))
+	r.bytesAcked = 0
 }

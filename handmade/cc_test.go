@@ -115,3 +115,39 @@ func TestEstablished_TimestampsGiveEveryACKAnRTTSample(t *testing.T) {
 		t.Errorf("SRTT %v, want %v: one RFC 6298 sample, not one per ACK", h.rtt.SRTT, want)
 	}
 }
+
+// RFC 4015 §3.1 step (0): "pipe_prev <- max (FlightSize, ssthresh)"
+// before the response; "Reverse the congestion control state": "cwnd <-
+// FlightSize + min (bytes_acked, IW)", "ssthresh <- pipe_prev". Undo
+// never shrinks a window that grew since, and undoes one response once.
+func TestNewReno_Undo(t *testing.T) {
+	const mss = 1000
+	r := &newReno{cwnd: 20 * mss, ssthresh: 12 * mss}
+	r.OnLoss(16*mss, mss) // pipe_prev = 16000
+	if r.cwnd != 8*mss || r.ssthresh != 8*mss {
+		t.Fatalf("after the loss: cwnd %d ssthresh %d", r.cwnd, r.ssthresh)
+	}
+	r.Undo(6*mss, 3*mss, mss)
+	if r.cwnd != 9*mss || r.ssthresh != 16*mss {
+		t.Fatalf("after Undo: cwnd %d ssthresh %d, want 9000 16000", r.cwnd, r.ssthresh)
+	}
+	r.Undo(20*mss, 3*mss, mss) // a second Undo: nothing
+	if r.cwnd != 9*mss || r.ssthresh != 16*mss {
+		t.Fatalf("a second Undo changed cwnd %d ssthresh %d", r.cwnd, r.ssthresh)
+	}
+	// bytes_acked counts up to IW (RFC 6928: 10 segments here); a
+	// timeout's pipe_prev is ssthresh when more than FlightSize.
+	r.OnTimeout(4*mss, mss)
+	r.Undo(2*mss, 30*mss, mss)
+	if r.cwnd != 12*mss || r.ssthresh != 16*mss {
+		t.Fatalf("after the timeout's Undo: cwnd %d ssthresh %d, want 12000 16000", r.cwnd, r.ssthresh)
+	}
+	// A window larger than FlightSize + IW by now is kept.
+	r = &newReno{cwnd: 40 * mss, ssthresh: 1 << 30}
+	r.OnLoss(40*mss, mss)
+	r.cwnd = 30 * mss
+	r.Undo(5*mss, 0, mss)
+	if r.cwnd != 30*mss || r.ssthresh != 1<<30 {
+		t.Fatalf("cwnd %d ssthresh %d, want 30000 and slow start's", r.cwnd, r.ssthresh)
+	}
+}

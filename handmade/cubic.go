@@ -251,7 +251,9 @@ func (c *cubic) endStage() {
 // we keep the whole state, HyStart++'s with it.
 func (c *cubic) save() { c.prior, c.hasPrior = c.cubicState, true }
 
-func (c *cubic) Undo() {
+// Undo ignores RFC 4015's FlightSize and bytes_acked: RFC 9438 §4.9
+// restores CUBIC's own variables instead.
+func (c *cubic) Undo(flight, acked, mss int) {
 	if !c.hasPrior {
 		return
 	}

@@ -240,13 +240,13 @@ func TestCubic_Undo(t *testing.T) {
 		}
 		// Recovery over, a few ACKs into the next stage.
 		ackClock(c, now, 50*time.Millisecond, 100*time.Millisecond, nil)
-		c.Undo()
+		c.Undo(0, 0, 1000)
 		if c.cubicState != before {
 			t.Errorf("undo after a %s: state\n%+v\nwant\n%+v", response, c.cubicState, before)
 		}
 		c.OnAck(Ack{Delivered: cmss, MSS: cmss, Now: now.Add(time.Second), SRTT: 50 * time.Millisecond, SndUna: 1, SndNxt: 100000})
 		after := c.cubicState
-		c.Undo()
+		c.Undo(0, 0, 1000)
 		if c.cubicState != after {
 			t.Errorf("a second undo after a %s changed the state", response)
 		}
@@ -257,13 +257,13 @@ func TestCubic_Undo(t *testing.T) {
 	c.OnLoss(10*cmss, cmss)
 	c.cwnd = 12 * cmss
 	now := c.cubicState
-	c.Undo()
+	c.Undo(0, 0, 1000)
 	if c.cubicState != now {
 		t.Errorf("undo with cwnd above cwnd_prior changed the state")
 	}
 	// No response since: nothing to undo.
 	c = inCA(10)
-	c.Undo()
+	c.Undo(0, 0, 1000)
 	if c.Cwnd() != 10*cmss || c.Ssthresh() != 10*cmss {
 		t.Errorf("undo with nothing to undo: cwnd %d ssthresh %d", c.Cwnd(), c.Ssthresh())
 	}

@@ -32,7 +32,7 @@ func (t *TCB) DebugString(now time.Time) string {
 		}
 		fmt.Fprintf(&b, " [%d+%d fin=%v]", s.seq, len(s.data), s.fin)
 	}
-	fmt.Fprintf(&b, " sack=%v\n", t.ooo.blocks(4))
+	fmt.Fprintf(&b, " sack=%v dsack=%v/%v\n", t.ooo.blocks(), t.dsackNow, t.dsack)
 	cwnd, ssthresh := 0, 0
 	if t.cc != nil {
 		cwnd, ssthresh = t.cc.Cwnd(), t.cc.Ssthresh()

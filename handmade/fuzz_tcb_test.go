@@ -86,6 +86,21 @@ func (p *tcbPair) check(t *testing.T, who string, x *TCB) {
 	if !x.pipeRules() && x.rec.pipe != 0 {
 		t.Fatalf("%s: pipe %d while FlightSize governs sending (DupAcks %d, recovery %v)", who, x.rec.pipe, x.dupAcks, x.inRecovery)
 	}
+	// The spurious-retransmission episode (spurious.go) counts what it
+	// has not proven, and exists only while armed; a D-SACK block to
+	// send is a range (RFC 2883 §4, rule (3)).
+	unproven := 0
+	for _, r := range x.rec.undo.rtx {
+		if !r.proven {
+			unproven++
+		}
+	}
+	if u := &x.rec.undo; unproven != u.unproven || !u.armed && len(u.rtx) > 0 || len(u.rtx) > maxUndoRecords {
+		t.Fatalf("%s: undo episode armed %v with %d records, %d unproven, counted %d", who, u.armed, len(u.rtx), unproven, u.unproven)
+	}
+	if x.dsackNow && (!x.sackOn || !x.dsack.Left.LessThan(x.dsack.Right)) {
+		t.Fatalf("%s: D-SACK %v pending, SACK %v", who, x.dsack, x.sackOn)
+	}
 	if x.cc != nil && x.cwnd() < x.sndMSS {
 		t.Fatalf("%s: window %d below one segment", who, x.cwnd())
 	}

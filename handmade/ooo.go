@@ -14,6 +14,9 @@ type heldSegment struct {
 type oooQueue struct {
 	segs []heldSegment
 	last Seq // start of the most recently held segment
+	// out is blocks' result, reused so that an ACK with SACK blocks
+	// allocates nothing.
+	out []SACKBlock
 }
 
 // maxHeld bounds the queue in segments; the window bounds it in octets.
@@ -73,10 +76,11 @@ func (s heldSegment) end() Seq {
 	return end
 }
 
-// blocks returns up to limit SACK blocks covering the held data, the block
-// with the most recently held segment first (RFC 2018 §4).
-func (q *oooQueue) blocks(limit int) []SACKBlock {
-	var out []SACKBlock
+// blocks returns the SACK blocks covering the held data, the block with
+// the most recently held segment first (RFC 2018 §4), then in sequence
+// order. The slice is reused by the next call.
+func (q *oooQueue) blocks() []SACKBlock {
+	out := q.out[:0]
 	for _, s := range q.segs {
 		// RFC 2018 §3: the right edge is "the sequence number immediately
 		// following the last sequence number of this block", and a held
@@ -103,8 +107,32 @@ func (q *oooQueue) blocks(limit int) []SACKBlock {
 			break
 		}
 	}
-	if len(out) > limit {
-		out = out[:limit]
-	}
+	q.out = out
 	return out
+}
+
+// duplicate returns the first run of octets in [seq, end) that the queue
+// already holds: what a segment arriving beyond RCV.NXT repeats, for a
+// D-SACK block (RFC 2883 §4).
+func (q *oooQueue) duplicate(seq, end Seq) (SACKBlock, bool) {
+	var run SACKBlock
+	found := false
+	for _, s := range q.segs {
+		l, r := maxSeq(s.seq, seq), minSeq(s.seq.Add(uint32(len(s.data))), end)
+		if !l.LessThan(r) {
+			if found && run.Right.LessThan(s.seq) {
+				break // a gap after the run
+			}
+			continue
+		}
+		switch {
+		case !found:
+			run, found = SACKBlock{l, r}, true
+		case l.LessEq(run.Right):
+			run.Right = maxSeq(run.Right, r)
+		default:
+			return run, true
+		}
+	}
+	return run, found
 }

@@ -50,6 +50,20 @@ type recovery struct {
 	// again before anything else.
 	rtx    []rtxRecord
 	relost []SACKBlock
+	// undo is the evidence that the last loss response was spurious
+	// (spurious.go).
+	undo undoEpisode
+	// adaptRTO asks the next RTT sample of data sent after adaptTS
+	// (RetransmitTS) for RFC 4015's adaptation of the timer, from
+	// srttPrev and rttvarPrev (its SRTT_prev and RTTVAR_prev).
+	adaptRTO             bool
+	adaptTS              uint32
+	srttPrev, rttvarPrev time.Duration
+	// RACK's reordering window adaptation (RFC 8985 §6.2 step 4):
+	// RACK.reo_wnd_mult, RACK.reo_wnd_persist and RACK.dsack_round.
+	reoMult, reoPersist int
+	dsackRound          Seq
+	dsackRoundOn        bool
 }
 
 // rtxRecord is one retransmission sent in loss recovery.
@@ -103,18 +117,20 @@ func (t *TCB) setPipe(now time.Time) {
 // segments never arrive above a loss, and the recovery stalls until the
 // retransmission timer (200 ms at least, ten round trips of the lossy
 // profile). Like RACK (RFC 8985 §6.2, gVisor's and Linux's default) a
-// hole below data SACKed a reordering window (SRTT/4) ago is lost too.
+// hole below data SACKed a reordering window (reoWnd: SRTT/4, wider
+// once D-SACKs show reordering) ago is lost too.
 func (t *TCB) lostEdge(now time.Time) Seq {
 	edge := t.rec.sb.lostBelow(t.SND.UNA, t.dupThresh(), t.sndMSS)
-	byTime, next := t.rec.sb.lostByTime(t.SND.UNA, now, t.rtt.SRTT/4)
+	byTime, next := t.rec.sb.lostByTime(t.SND.UNA, now, t.reoWnd())
 	t.rec.reoAt = next
 	return maxSeq(edge, byTime)
 }
 
 // ackArrived runs loss recovery and congestion control for an ACK with
-// SND.UNA =< SEG.ACK =< SND.NXT; wndBefore is the send window before it.
-func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
-	acked, delivered := 0, 0
+// SND.UNA =< SEG.ACK =< SND.NXT; wndBefore is the send window before it,
+// dsack says its first SACK block is a D-SACK.
+func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32, dsack bool) {
+	acked, delivered, bytesAcked := 0, 0, 0
 	if t.SND.UNA.LessThan(seg.ACK) {
 		// What the ACK delivers is what it acknowledges less what was
 		// SACKed before: RFC 5681 §3.1's N, "the number of previously
@@ -122,17 +138,25 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 		// an ACK that covers what the receiver held since a timeout from
 		// growing cwnd at once.
 		delivered = -t.rec.sb.sackedBelow(seg.ACK)
-		acked = t.newlyAcked(seg, now)
+		acked = t.newlyAcked(seg, now, dsack)
 		delivered += acked
+		bytesAcked = acked
 	}
 	dup := false
 	if t.sackOn {
 		// RFC 6675 §5: "Upon the receipt of any ACK containing SACK
 		// information, the scoreboard MUST be updated via the Update ()
-		// routine."
+		// routine." A D-SACK block reports octets received twice, not
+		// held above the cumulative ACK: it updates nothing, and is no
+		// new SACK information to count as a duplicate ACK (processACK
+		// took it).
 		t.rec.sb.advance(t.SND.UNA)
 		newly := 0
-		for _, b := range seg.Options.SACK[:seg.Options.NumSACK] {
+		blocks := seg.Options.SACK[:seg.Options.NumSACK]
+		if dsack {
+			blocks = blocks[1:]
+		}
+		for _, b := range blocks {
 			newly += t.rec.sb.update(b, t.SND.UNA, t.SND.NXT, now)
 		}
 		// RFC 6675 §2: a duplicate acknowledgment is "a segment that
@@ -167,6 +191,7 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 		// burst" where FlightSize is well below the new cwnd; like gVisor
 		// (leaveRecovery) we take none.
 		t.endRecovery()
+		t.leftRecovery()
 		acked = 0 // the exit ACK deflates the window; it does not grow it
 	}
 	switch {
@@ -210,6 +235,9 @@ func (t *TCB) ackArrived(seg *Segment, now time.Time, wndBefore uint32) {
 			t.duplicateACK(now)
 		}
 	}
+	// RFC 4015: the Eifel response, if this ACK showed the last loss
+	// response spurious.
+	t.maybeUndo(bytesAcked)
 }
 
 // resetDupAcks sets DupAcks to zero, on a cumulative ACK (RFC 6675 §5)
@@ -281,6 +309,7 @@ func (t *TCB) duplicateACK(now time.Time) {
 // 5681 §3.2 steps 2 and 3 (under RFC 6582 §3.2 step 2) without.
 func (t *TCB) enterRecovery(now time.Time) {
 	t.Counters.FastRetransmits++
+	t.armUndo(false)
 	// RFC 5681 §3.2 step 2: "When [RFC3042] is in use, additional data
 	// sent in limited transmit MUST NOT be included in this calculation";
 	// RFC 6675 (4.2): "ssthresh = cwnd = (FlightSize / 2)".
@@ -481,6 +510,9 @@ func (t *TCB) sent(kind segKind, from, end Seq, now time.Time) {
 	if kind != segNew && (t.inRecovery || kind == segGoBack || kind == segRelost || kind == segOne && t.rtoRecovery()) {
 		t.rec.rtx = append(t.rec.rtx, rtxRecord{from: from, end: end, at: now, nxt: t.SND.NXT})
 	}
+	if kind != segNew {
+		t.undoSent(from, end, now)
+	}
 }
 
 // delivered reports that the receiver has all of r: acknowledged or SACKed.
@@ -511,7 +543,7 @@ func (t *TCB) pruneRetransmissions() {
 // passed since it went out.
 func (t *TCB) detectLostRetransmissions(now time.Time) {
 	highest := t.rec.sb.highest(t.SND.UNA)
-	reo := t.rtt.SRTT / 4
+	reo := t.reoWnd()
 	later := false // a retransmission sent after this one was delivered
 	for i := len(t.rec.rtx) - 1; i >= 0; i-- {
 		r := &t.rec.rtx[i]
@@ -559,7 +591,7 @@ func (t *TCB) recoveryDeadline() time.Time {
 	if !t.inRecovery || len(t.rec.rtx) == 0 || t.rtt.SRTT == 0 {
 		return time.Time{}
 	}
-	return t.rec.rtx[0].at.Add(2*t.rtt.SRTT + t.rtt.SRTT/4 + 2*time.Millisecond)
+	return t.rec.rtx[0].at.Add(2*t.rtt.SRTT + t.reoWnd() + 2*time.Millisecond)
 }
 
 // onRecoveryTimer runs at recoveryDeadline: the oldest retransmission is

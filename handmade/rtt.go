@@ -47,6 +47,13 @@ func (e *RTTEstimator) Sample(r time.Duration) {
 	e.RTO = e.clamp(e.SRTT + max(rttClockGranule, rttK*e.RTTVAR))
 }
 
+// Restart sets SRTT and RTTVAR outright, and RTO from them (RFC 6298
+// §2.3's formula), for RFC 4015's adaptation after a spurious timeout.
+func (e *RTTEstimator) Restart(srtt, rttvar time.Duration) {
+	e.SRTT, e.RTTVAR, e.hasMeasured = srtt, rttvar, true
+	e.RTO = e.clamp(e.SRTT + max(rttClockGranule, rttK*e.RTTVAR))
+}
+
 // Backoff doubles the RTO after a timeout (RFC 6298 §5.5), up to Max.
 func (e *RTTEstimator) Backoff() { e.RTO = e.clamp(2 * e.RTO) }
 

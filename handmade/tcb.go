@@ -67,6 +67,10 @@ type TCB struct {
 	sndBuf ring // octets from SND.UNA on
 	rcvBuf ring // in-order octets not yet read
 	ooo    oooQueue
+	// dsack is the D-SACK block (RFC 2883) the next ACK reports, while
+	// dsackNow: the duplicate octets the last segment carried.
+	dsack    SACKBlock
+	dsackNow bool
 
 	// finQueued: the user closed the sending side; the FIN follows the
 	// data. finSent: SND.NXT covers it.
@@ -143,6 +147,15 @@ type TCBCounters struct {
 	// that lowered the MSS, and ignored ones (Source Quench, a quoted
 	// SEG.SEQ not in flight, an MTU under 68).
 	ICMPSoftErrors, ICMPHardErrors, ICMPFragNeeded, ICMPIgnored uint64
+	// D-SACK blocks (RFC 2883) sent for duplicate segments, and received.
+	DSACKsSent, DSACKsReceived uint64
+	// SpuriousRetransmissions are retransmissions of a loss response
+	// (fast retransmit, timeout) found unnecessary, by a D-SACK (RFC
+	// 3708) or the timestamps (RFC 3522); a loss probe's outside one is
+	// not counted. Undos are the loss responses reversed because of them
+	// (RFC 4015), SpuriousTimeouts the Undos that reversed a
+	// retransmission timeout.
+	SpuriousRetransmissions, Undos, SpuriousTimeouts uint64
 }
 
 // Errors that end a connection. Each also matches its errno with

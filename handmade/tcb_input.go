@@ -7,6 +7,12 @@ import "time"
 func (t *TCB) Input(seg *Segment, now time.Time) {
 	t.Counters.SegmentsReceived++
 	t.ackRTT = 0
+	if len(seg.Payload) > 0 {
+		// RFC 2883 §4: "(1) A D-SACK block is only used to report a
+		// duplicate contiguous sequence of data received by the receiver
+		// in the most recent packet."
+		t.dsackNow = false
+	}
 	t.Counters.BytesReceived += uint64(len(seg.Payload))
 	if seg.Flags.Has(RST) {
 		t.Counters.ResetsReceived++
@@ -171,6 +177,9 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 	if t.tsOn && seg.Options.HasTimestamps && !seg.Flags.Has(RST) && tsOlder(seg.Options.TSVal, t.tsRecent) {
 		t.Counters.DroppedPAWS++
 		t.ackNow = true
+		// A segment sent before the one that set TS.Recent: the original
+		// of a retransmission that overtook it, often a duplicate.
+		t.noteDuplicate(seg.SEQ, len(seg.Payload))
 		return
 	}
 	// First check: sequence number.
@@ -196,8 +205,10 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 			t.timeWaitAt = now.Add(t.cfg.TimeWait)
 		}
 		// "If an incoming segment is not acceptable, an acknowledgment
-		// should be sent in reply".
+		// should be sent in reply". One wholly below RCV.NXT is a
+		// duplicate, for the ACK's D-SACK block.
 		t.ackNow = true
+		t.noteDuplicate(seg.SEQ, len(seg.Payload))
 		return
 	}
 	t.lastRecvAt = now
@@ -317,8 +328,19 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 	}
 	ackOld := seg.ACK.LessThan(t.SND.UNA) // "a duplicate ... can be ignored"
 	wndBefore := t.SND.WND
+	// RFC 2883 §5: a D-SACK is judged against "the cumulative ACK which
+	// is carried IN THE SAME PACKET", and "An implementation MUST NOT
+	// compare the sequence space in the SACK block to the TCP state
+	// variable snd.una ... as this may result in the wrong conclusion if
+	// ACK packets are reordered": an old ACK's D-SACK counts too.
+	dsack := t.sackOn && isDSACK(seg)
+	if dsack {
+		t.dsackArrived(seg.Options.SACK[0])
+	}
 	if !ackOld {
-		t.ackArrived(seg, now, wndBefore)
+		t.ackArrived(seg, now, wndBefore, dsack)
+	} else if dsack {
+		t.maybeUndo(0)
 	}
 	// RFC 9293 §3.10.7.4 fifth check: "If SND.UNA =< SEG.ACK =< SND.NXT,
 	// the send window should be updated" if the segment is newer (SND.WL1
@@ -368,15 +390,22 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 // it for congestion control (Ack.RTT), unless the ACK's timestamp gives
 // one (newlyAcked).
 func (t *TCB) sampleRTT(r time.Duration) {
-	t.rtt.Sample(r)
+	if t.rec.adaptRTO {
+		t.adaptRTO(r)
+	} else {
+		t.rtt.Sample(r)
+	}
 	t.ackRTT = r
 }
 
 // newlyAcked handles SND.UNA < SEG.ACK =< SND.NXT: drop acknowledged data,
 // sample the RTT, run the retransmission timer; it returns the octets
 // acknowledged.
-func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
+func (t *TCB) newlyAcked(seg *Segment, now time.Time, dsack bool) int {
 	acked := int(seg.ACK.Sub(t.SND.UNA))
+	// RFC 3522: the Eifel detection, on the ACK's echo of the segment
+	// that filled the hole at SND.UNA.
+	spurTO := t.eifel(seg, t.SND.UNA, dsack)
 	data := acked
 	if t.finSent && seg.ACK == t.SND.NXT {
 		data-- // the FIN takes a sequence number, not a buffer octet
@@ -393,7 +422,8 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 		// RFC 6298 §2: a sample from a segment sent once (Karn's rule).
 		t.rttTiming, t.rtoBackedOff = false, false
 		t.sampleRTT(now.Sub(t.rttSentAt))
-	case t.rtoBackedOff && t.tsOn && seg.Options.HasTimestamps:
+	case t.rtoBackedOff && t.tsOn && seg.Options.HasTimestamps && !spurTO &&
+		!(t.rec.adaptRTO && tsOlder(seg.Options.TSEcr, t.rec.adaptTS)):
 		// After a timeout Karn's rule leaves no segment timed until the
 		// go-back is over and new data goes out, and the RTO stays backed
 		// off (RFC 6298 §5.5) however well the retransmissions fare; a
@@ -402,7 +432,10 @@ func (t *TCB) newlyAcked(seg *Segment, now time.Time) int {
 		// is when the TCP timestamp option [JBB92] is employed"; RFC 7323
 		// §4.1, RTTM: "A TSecr value received in a segment MAY be used to
 		// update the averaged RTT measurement only if the segment
-		// advances the left edge of the send window".
+		// advances the left edge of the send window". After a spurious
+		// timeout, RFC 4015 §3.1 adapts the timer on a sample of data
+		// sent after it: not one echoing a segment sent before
+		// (RetransmitTS, adaptTS).
 		if d := int32(t.tsNow(now) - seg.Options.TSEcr); d >= 0 {
 			t.rtoBackedOff = false
 			t.sampleRTT(time.Duration(d) * (time.Second / tsHz))
@@ -452,6 +485,7 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 		t.enterClosed(ErrAborted)
 		return
 	}
+	t.noteDuplicate(seq, len(text))
 	if seq.LessThan(t.RCV.NXT) {
 		// RFC 9293 §3.10.7.4: of a segment that straddles RCV.NXT only the
 		// new part is processed.
@@ -521,6 +555,48 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 			t.enterTimeWait(now)
 		}
 	}
+}
+
+// noteDuplicate records, for the next ACK's D-SACK block, the first run
+// of the n octets from seq that were already received: below RCV.NXT, or
+// held out of order (RFC 2883 §4), and has the ACK sent at once. Only
+// with SACK in use: "The use of D-SACK does not require separate
+// negotiation between a TCP sender and receiver that have already
+// negotiated SACK capability" (RFC 2883 §2).
+func (t *TCB) noteDuplicate(seq Seq, n int) {
+	if !t.sackOn || n == 0 {
+		return
+	}
+	end := seq.Add(uint32(n))
+	var dup SACKBlock
+	switch {
+	case seq.LessThan(t.RCV.NXT):
+		// A sequence number more than a window old is not a duplicate
+		// of anything this connection still knows of.
+		if t.RCV.NXT.Sub(seq) > uint32(65535)<<t.RCV.Shift {
+			return
+		}
+		// RFC 2883 §4: "(3) The left edge of the D-SACK block specifies
+		// the first sequence number of the duplicate contiguous sequence,
+		// and the right edge of the D-SACK block specifies the sequence
+		// number immediately following the last sequence in the duplicate
+		// contiguous sequence." Of a segment that straddles RCV.NXT only
+		// the part below it is a duplicate.
+		dup = SACKBlock{seq, minSeq(end, t.RCV.NXT)}
+	default:
+		var ok bool
+		if dup, ok = t.ooo.duplicate(seq, end); !ok {
+			return
+		}
+	}
+	t.dsack, t.dsackNow = dup, true
+	// RFC 2883 §2 changes nothing of "the TCP receiver's decision of
+	// *when* to send an acknowledgement packet"; RFC 5681 §4.2 ACKs an
+	// out-of-order segment at once, and so does Linux a duplicate
+	// (tcp_data_queue, "Force an immediate ack"). A D-SACK held back by
+	// the delayed-ACK timer would be dropped by the next segment's
+	// arrival (rule (1) above).
+	t.ackNow = true
 }
 
 func (t *TCB) deliver(text []byte) {

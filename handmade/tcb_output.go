@@ -90,7 +90,7 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 	if t.tsOn {
 		seg.Options.HasTimestamps, seg.Options.TSVal, seg.Options.TSEcr = true, t.tsNow(now), t.tsRecent
 	}
-	if t.sackOn && t.ooo.Len() > 0 {
+	if t.sackOn && (t.ooo.Len() > 0 || t.dsackNow) {
 		t.fillSACK(&seg.Options)
 	}
 	t.lastACKSent = t.RCV.NXT
@@ -124,15 +124,54 @@ func (t *TCB) advertise() uint16 {
 	return uint16(w)
 }
 
-// fillSACK reports up to three held blocks (four without timestamps), the
-// most recently received first (RFC 2018 §4).
+// fillSACK reports up to three blocks (four without timestamps): a
+// D-SACK block first if a duplicate arrived (RFC 2883 §4), then the held
+// blocks, the most recently received first (RFC 2018 §4).
 func (t *TCB) fillSACK(o *Options) {
 	limit := 4
 	if t.tsOn {
 		limit = 3
 	}
-	blocks := t.ooo.blocks(limit)
-	o.NumSACK = copy(o.SACK[:], blocks)
+	n := 0
+	larger := -1 // the index in blocks of the D-SACK's block, if any
+	if t.dsackNow {
+		// RFC 2883 §4: "When D-SACK is used, the first block of the SACK
+		// option should be a D-SACK block specifying the sequence numbers
+		// for the duplicate segment that triggers the acknowledgement";
+		// "(2) Each duplicate contiguous sequence of data received is
+		// reported in at most one D-SACK block."
+		o.SACK[0], n = t.dsack, 1
+		t.dsackNow = false
+		t.Counters.DSACKsSent++
+	}
+	blocks := t.ooo.blocks()
+	if n == 1 {
+		// RFC 2883 §4: "(4) If the D-SACK block reports a duplicate
+		// contiguous sequence from a (possibly larger) block of data in
+		// the receiver's data queue above the cumulative acknowledgement,
+		// then the second SACK block in that SACK option should specify
+		// that (possibly larger) block of data."
+		for i, b := range blocks {
+			if b.Left.LessEq(t.dsack.Left) && t.dsack.Right.LessEq(b.Right) {
+				o.SACK[1], n, larger = b, 2, i
+				break
+			}
+		}
+	}
+	// RFC 2883 §4: "(5) Following the SACK blocks described above for
+	// reporting duplicate segments, additional SACK blocks can be used
+	// for reporting additional blocks of data, as specified in RFC 2018."
+	for i, b := range blocks {
+		if n == limit {
+			break
+		}
+		if i == larger {
+			continue
+		}
+		o.SACK[n] = b
+		n++
+	}
+	o.NumSACK = n
 }
 
 func (t *TCB) pureACK(now time.Time, seg *Segment) bool {

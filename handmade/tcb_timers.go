@@ -120,6 +120,15 @@ func (t *TCB) onRTO(now time.Time) {
 		return
 	}
 	t.rtoBackedOff = true
+	if t.retries == 1 {
+		t.armUndo(true)
+	} else {
+		// RFC 3522 §3.2: the detection "MUST NOT be reinitiated after
+		// loss recovery has already started. In particular, it must not
+		// be reinitiated upon subsequent timeouts for the same segment";
+		// RFC 4015 responds to the first timeout only.
+		t.disarmUndo()
+	}
 	t.cc.OnTimeout(t.flight(), t.sndMSS)
 	// RFC 6582 §3.2 step 4: "After a retransmit timeout, record the
 	// highest sequence number transmitted in the variable recover, and
