@@ -56,6 +56,7 @@ func (t *TCB) inSynSent(seg *Segment, now time.Time) {
 	// RCV.NXT+RCV.WND"); the SYN went out before RCV.NXT was set.
 	t.RCV.edge = t.RCV.NXT.Add(uint32(t.synWindow()))
 	t.lastRecvAt = now
+	t.takeRoute(seg) // RFC 9293 §3.9.2.1, SHLD-24; the application's stays (MUST-52)
 	t.takeSynOptions(seg, false)
 	if ackOK {
 		t.SND.UNA = seg.ACK
@@ -202,6 +203,9 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 	}
 	t.lastRecvAt = now
 	t.armKeepalive(now)
+	// RFC 9293 §3.9.2.1 (SHLD-24): a later source route overrides the
+	// earlier one, once the segment is known to be in the window.
+	t.takeRoute(seg)
 	// Second check: RST.
 	if seg.Flags.Has(RST) {
 		if seg.SEQ != t.RCV.NXT {
