@@ -335,6 +335,18 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 			t.persistAt, t.persistBackoff = time.Time{}, 0
 		}
 	}
+	if t.SND.WND == 0 && t.flight() > 0 && seg.ACK == t.SND.UNA {
+		// RFC 9293 §3.8.6: the peer shrank its window to zero with our
+		// text in flight, all of it now past the right edge; the sender
+		// "SHOULD NOT time out the connection if data beyond the right
+		// window edge is not acknowledged (SHLD-17)". Our retransmissions
+		// are probes of the shut window, and an ACK of one says the peer
+		// is there: R2 counts afresh, as answered zero-window probes keep
+		// a connection open (§3.8.6.1, MUST-37). Linux likewise does not
+		// time out a zero window while ACKs come (tcp_retransmit_timer);
+		// the user timeout still applies (RFC 5482), as there.
+		t.retries = 0
+	}
 	finAcked := t.finSent && seg.ACK == t.SND.NXT
 	switch t.State {
 	case FinWait1:
