@@ -3,7 +3,7 @@ package compare
 // Scenarios is the catalogue, in CONFORMANCE.md's order of sections.
 func Scenarios() []Scenario {
 	var all []Scenario
-	for _, part := range [][]Scenario{handshakeScenarios, optionScenarios, dataScenarios, transferScenarios, windowScenarios, resetScenarios, closeScenarios, timerScenarios, zeroWindowScenarios, urgentScenarios, checksumScenarios, isnScenarios, ipScenarios} {
+	for _, part := range [][]Scenario{handshakeScenarios, optionScenarios, dataScenarios, transferScenarios, windowScenarios, resetScenarios, closeScenarios, timerScenarios, zeroWindowScenarios, urgentScenarios, checksumScenarios, isnScenarios, ipScenarios, routeScenarios} {
 		all = append(all, part...)
 	}
 	for i := range all {
@@ -113,6 +113,7 @@ var scenarioNeeds = map[string][]Capability{
 	"FC-10":  {NeedListener, NeedAppClose},
 	"RT-06":  {NeedClient},
 	"DT-05b": {NeedListener, NeedSend, NeedSocketOptions},
+	"DT-05c": {NeedListener, NeedSend, NeedSocketOptions},
 	"RT-07":  {NeedListener, NeedSink, NeedSend},
 	"AV-01":  {NeedListener, NeedOtherAddresses},
 	"AV-02":  {NeedListener, NeedOtherAddresses},
@@ -124,6 +125,9 @@ var scenarioNeeds = map[string][]Capability{
 	"IC-03":  {NeedListener, NeedSend, NeedSocketOptions},
 	"DT-08":  {NeedListener, NeedSend, NeedSocketOptions},
 	"NG-01":  {NeedListener, NeedSend, NeedSocketOptions},
+	"SR-01":  {NeedListener, NeedSend, NeedSocketOptions, NeedOtherAddresses},
+	"SR-02":  {NeedListener, NeedSink, NeedSend, NeedSocketOptions, NeedOtherAddresses},
+	"SR-03":  {NeedClient, NeedSink, NeedSend, NeedSocketOptions, NeedOtherAddresses},
 	"NG-02":  {NeedListener, NeedSend, NeedSocketOptions},
 	"CK-02a": {NeedListener},
 	"CK-02b": {NeedListener, NeedSink},

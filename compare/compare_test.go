@@ -128,6 +128,7 @@ var want = map[string]struct{ handmade, netstack, linux Verdict }{
 	"RT-06":  {Pass, Allowed, Allowed}, // gVisor and Linux give up on a SYN after about 2 minutes
 	"RT-07":  {Pass, Pass, Pass},
 	"DT-05b": {Pass, Pass, Pass},
+	"DT-05c": {Pass, Pass, Pass},
 	"AV-01":  {Pass, Pass, Pass},
 	"AV-02":  {Pass, Pass, Pass},
 	"AV-03":  {Pass, Allowed, Pass}, // gVisor's connect() to a broadcast address goes on
@@ -139,6 +140,9 @@ var want = map[string]struct{ handmade, netstack, linux Verdict }{
 	"DT-08":  {Pass, Allowed, Pass}, // gVisor's segments are 1420 octets, the MSS 1448
 	"NG-01":  {Pass, Pass, Allowed}, // Linux's tail loss probe sends what Nagle held
 	"NG-02":  {Pass, Pass, Pass},
+	"SR-01":  {Pass, Allowed, Pass},    // gVisor keeps no return route
+	"SR-02":  {Pass, Allowed, Allowed}, // gVisor keeps no route; Linux keeps the SYN's
+	"SR-03":  {Pass, Allowed, Pass},    // gVisor has no IP_OPTIONS
 }
 
 // withLinux returns the in-process backends and, when this process can
@@ -257,11 +261,11 @@ func checkMatrix(t *testing.T, backends []Backend, linuxSkip error, differs map[
 
 // TestScenarioCatalogue: IDs are unique and name a CONFORMANCE.md entry,
 // or, in a family of their own (AV addresses, IP options, IC ICMP, NG
-// Nagle), the Appendix B requirements they check; every scenario cites
-// its RFC section and Appendix B IDs well formed.
+// Nagle, SR source routes), the Appendix B requirements they check;
+// every scenario cites its RFC section and Appendix B IDs well formed.
 func TestScenarioCatalogue(t *testing.T) {
-	id := regexp.MustCompile(`^(HS|OP|DT|OW|RS|FC|RT|ZW|UR|CK|IS|AV|IP|IC|NG)-\d\d[a-z]?$`)
-	beyond := regexp.MustCompile(`^(AV|IP|IC|NG)-`)
+	id := regexp.MustCompile(`^(HS|OP|DT|OW|RS|FC|RT|ZW|UR|CK|IS|AV|IP|IC|NG|SR)-\d\d[a-z]?$`)
+	beyond := regexp.MustCompile(`^(AV|IP|IC|NG|SR)-`)
 	req := regexp.MustCompile(`^(MUST|SHLD|MAY|REC)-\d+$`)
 	seen := map[string]bool{}
 	all := Scenarios()

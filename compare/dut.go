@@ -48,6 +48,12 @@ type DUT interface {
 	// Connect is an active OPEN to the bench; it returns at once, the
 	// socket (or the error) comes later.
 	Connect(to netip.AddrPort) *Pending[Socket]
+	// ConnectVia is Connect with an IPv4 loose source route through
+	// gateways, which the application sets before the SYN goes out (RFC
+	// 9293 §3.9.2.1, MUST-51): Linux's IP_OPTIONS, handmade's
+	// DialOptions.SourceRoute. The result's error wraps
+	// errors.ErrUnsupported on a stack with no way to set one.
+	ConnectVia(to netip.AddrPort, gateways []netip.Addr) *Pending[Socket]
 	// Close tears the DUT down: sockets, stack, link.
 	Close() error
 }
@@ -118,6 +124,12 @@ type Setup struct {
 	// TCPLingerTimeoutOption, Linux's net.ipv4.tcp_fin_timeout in the
 	// namespace, whole seconds); 0 keeps the stack's default.
 	FinWait2 time.Duration
+	// MaxRetries is R2 for data as a count of retransmissions (RFC 9293
+	// §3.8.3): handmade.Config.MaxRetries, gVisor's TCPMaxRetriesOption,
+	// Linux's net.ipv4.tcp_retries2 in the namespace (which Linux turns
+	// into a time from a 200 ms RTO doubling); 0 keeps the stack's
+	// default (15 on all three).
+	MaxRetries int
 
 	clock *VirtualClock // made by the run when VirtualClock is honoured
 }

@@ -19,7 +19,8 @@ import (
 // Handmade is the backend of tcplab's hand-built stack with cfg (its
 // zero value: the full profile's defaults), in process over an in-memory
 // wire. Setup.RecvBuffer overrides cfg.RecvBuffer, Setup.FinWait2
-// cfg.FinWait2, and the run's virtual clock cfg.Clock.
+// cfg.FinWait2, Setup.MaxRetries cfg.MaxRetries, and the run's virtual
+// clock cfg.Clock.
 func Handmade(cfg handmade.Config) Backend {
 	return HandmadeOn("handmade", cfg, nil)
 }
@@ -53,6 +54,9 @@ func handmadeStart(name string, cfg handmade.Config, wrap func(wire.Link) wire.L
 		}
 		if s.FinWait2 > 0 {
 			c.FinWait2 = s.FinWait2
+		}
+		if s.MaxRetries > 0 {
+			c.MaxRetries = s.MaxRetries
 		}
 		if s.clock != nil {
 			c.Clock = s.clock.Handmade()
@@ -94,10 +98,23 @@ func (d *handmadeDUT) Listen(port uint16) (Listener, error) {
 }
 
 func (d *handmadeDUT) Connect(to netip.AddrPort) *Pending[Socket] {
+	return d.dial(to, handmade.DialOptions{})
+}
+
+// ConnectVia is handmade's DialOptions.SourceRoute, loose.
+func (d *handmadeDUT) ConnectVia(to netip.AddrPort, gateways []netip.Addr) *Pending[Socket] {
+	r, err := handmade.NewSourceRoute(false, gateways...)
+	if err != nil {
+		return Go(func() (Socket, error) { return nil, err }, nil)
+	}
+	return d.dial(to, handmade.DialOptions{SourceRoute: r})
+}
+
+func (d *handmadeDUT) dial(to netip.AddrPort, o handmade.DialOptions) *Pending[Socket] {
 	ctx, cancel := context.WithCancel(context.Background())
 	return Go(func() (Socket, error) {
 		defer cancel()
-		c, err := d.s.Dial(ctx, to)
+		c, err := d.s.DialWith(ctx, to, o)
 		if err != nil {
 			return nil, err
 		}
@@ -114,8 +131,8 @@ func identity(err error) error { return err }
 // Netstack is the backend of gVisor's netstack (netstackref) with opt,
 // in process over an in-memory wire. Setup.RecvBuffer sets the default
 // receive buffer and turns receive buffer moderation off, so the window
-// the scenario asked for stays; Setup.FinWait2 sets opt.FinWait2, and the
-// run's virtual clock opt.Clock.
+// the scenario asked for stays; Setup.FinWait2 sets opt.FinWait2,
+// Setup.MaxRetries opt.MaxRetries, and the run's virtual clock opt.Clock.
 func Netstack(opt netstackref.Options) Backend {
 	return inMemory("netstack", netstackVersion(), netstackStart(opt))
 }
@@ -139,6 +156,9 @@ func netstackStart(opt netstackref.Options) stackStart {
 		}
 		if s.FinWait2 > 0 {
 			o.FinWait2 = s.FinWait2
+		}
+		if s.MaxRetries > 0 {
+			o.MaxRetries = s.MaxRetries
 		}
 		if s.clock != nil {
 			o.Clock = s.clock.Tcpip()
@@ -189,6 +209,15 @@ func (d *netstackDUT) Connect(to netip.AddrPort) *Pending[Socket] {
 		}
 		return netstackSocket(c.(*netstackref.Conn)), nil
 	}, cancel)
+}
+
+// ConnectVia: gVisor's TCP has no IP_OPTIONS, and its IPv4 layer
+// originates no source route option (it writes only the options it
+// builds itself: Router Alert, and what it forwards).
+func (d *netstackDUT) ConnectVia(netip.AddrPort, []netip.Addr) *Pending[Socket] {
+	return Go(func() (Socket, error) {
+		return nil, fmt.Errorf("a source route for connect(): gVisor's netstack has no IP_OPTIONS: %w", errors.ErrUnsupported)
+	}, nil)
 }
 
 func netstackSocket(c *netstackref.Conn) Socket {

@@ -124,9 +124,16 @@ func startLinux(ctx context.Context, s Setup) (DUT, wire.Link, error) {
 func pinSysctls() error { return writeSysctls(LinuxSysctls) }
 
 // setupSysctls applies what the Setup asks of the namespace, over the
-// pinned defaults: Setup.FinWait2 as net.ipv4.tcp_fin_timeout, in whole
-// seconds (the kernel's unit), rounded up.
+// pinned defaults: Setup.MaxRetries as net.ipv4.tcp_retries2, and
+// Setup.FinWait2 as net.ipv4.tcp_fin_timeout, in whole seconds (the
+// kernel's unit), rounded up.
 func setupSysctls(s Setup) error {
+	if s.MaxRetries > 0 {
+		v := fmt.Sprint(s.MaxRetries)
+		if err := os.WriteFile("/proc/sys/net/ipv4/tcp_retries2", []byte(v), 0); err != nil {
+			return fmt.Errorf("setting net.ipv4.tcp_retries2=%s for Setup.MaxRetries: %w", v, err)
+		}
+	}
 	if s.FinWait2 <= 0 {
 		return nil
 	}
@@ -302,7 +309,34 @@ func (d *linuxDUT) Listen(port uint16) (Listener, error) {
 // says how the handshake ended). Cancel closes the socket: the
 // application closing it in SYN-SENT.
 func (d *linuxDUT) Connect(to netip.AddrPort) *Pending[Socket] {
+	return d.connect(to, nil)
+}
+
+// ConnectVia sets IP_OPTIONS to a loose source route before connect(2):
+// a NOP for alignment, then the option with the pointer at 4 and the
+// gateways. The kernel takes the first gateway out for the header's
+// destination, moves the others up a slot (ip_options_compile) and puts
+// the destination in the slot left at the end (ip_options_build); listed
+// after the gateways, the destination would be sent twice.
+func (d *linuxDUT) ConnectVia(to netip.AddrPort, gateways []netip.Addr) *Pending[Socket] {
+	opt := []byte{1, 131, byte(3 + 4*len(gateways)), 4}
+	for _, a := range gateways {
+		a4 := a.As4()
+		opt = append(opt, a4[:]...)
+	}
+	return d.connect(to, func(fd int) error {
+		return os.NewSyscallError("setsockopt IP_OPTIONS", unix.SetsockoptString(fd, unix.IPPROTO_IP, unix.IP_OPTIONS, string(opt)))
+	})
+}
+
+// connect is Connect, with before (if not nil) run on the socket first.
+func (d *linuxDUT) connect(to netip.AddrPort, before func(fd int) error) *Pending[Socket] {
 	f, err := d.socket("connect:"+to.String(), func(fd int) error {
+		if before != nil {
+			if err := before(fd); err != nil {
+				return err
+			}
+		}
 		if err := unix.Connect(fd, sockaddr(to)); err != nil && err != unix.EINPROGRESS {
 			return os.NewSyscallError("connect", err)
 		}

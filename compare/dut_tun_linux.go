@@ -38,6 +38,8 @@ var TUNSysctls = []LinuxSysctl{
 	{"net.ipv4.conf.default.send_redirects", "0", "and none from the devices made after"},
 	{"net.ipv6.conf.all.disable_ipv6", "1", "IPv6 off: the wire carries IPv4 only"},
 	{"net.ipv6.conf.default.disable_ipv6", "1", "IPv6 off on the TUNs from their creation: no router solicitations"},
+	{"net.ipv4.conf.all.accept_source_route", "1", "source-routed datagrams forwarded, not dropped (SR-01..03): a loose route whose next hop is not this kernel passes unchanged (ip_options_rcv_srr)"},
+	{"net.ipv4.conf.default.accept_source_route", "1", "and on the devices made after: the kernel asks for both"},
 }
 
 // TUNAvailable returns nil when this process can reach the in-process
@@ -67,7 +69,7 @@ func tunSettings() []string {
 		out = append(out, s.String())
 	}
 	return append(out,
-		fmt.Sprintf("bench %v via TUN (kernel %v), DUT %v via TUN (kernel %v), /32 routes", TBAddr, tunBenchSide, DUTAddr, tunDUTSide),
+		fmt.Sprintf("bench %v and the gateways %v via TUN (kernel %v), DUT %v via TUN (kernel %v), /32 routes", TBAddr, srGateways, tunBenchSide, DUTAddr, tunDUTSide),
 		"qdisc pfifo on both TUNs")
 }
 
@@ -123,7 +125,8 @@ func startOverTUN(name string, start stackStart, s Setup) (DUT, wire.Link, error
 		if err = writeSysctls(TUNSysctls); err != nil {
 			return
 		}
-		if benchDev, err = tunWithRoute(tunBenchSide, TBAddr); err != nil {
+		// The source-route scenarios' gateways are the bench too.
+		if benchDev, err = tunWithRoute(tunBenchSide, append([]netip.Addr{TBAddr}, srGateways...)...); err != nil {
 			return
 		}
 		if dutDev, err = tunWithRoute(tunDUTSide, DUTAddr); err != nil {
@@ -145,9 +148,9 @@ func startOverTUN(name string, start stackStart, s Setup) (DUT, wire.Link, error
 }
 
 // tunWithRoute opens a TUN device whose kernel side is local/32, routes
-// peer/32 into it and gives it a pfifo queue (plainQdisc), in the calling
-// thread's namespace.
-func tunWithRoute(local, peer netip.Addr) (*tun.Device, error) {
+// each peer/32 into it and gives it a pfifo queue (plainQdisc), in the
+// calling thread's namespace.
+func tunWithRoute(local netip.Addr, peers ...netip.Addr) (*tun.Device, error) {
 	d, err := tun.Open(tun.Config{KernelAddr: netip.PrefixFrom(local, 32)})
 	if err != nil {
 		return nil, err
@@ -165,11 +168,13 @@ func tunWithRoute(local, peer netip.Addr) (*tun.Device, error) {
 		if err != nil {
 			return fmt.Errorf("route: %w", err)
 		}
-		p := peer.As4()
-		r := &netlink.Route{LinkIndex: l.Attrs().Index, Scope: netlink.SCOPE_LINK,
-			Dst: &net.IPNet{IP: net.IP(p[:]), Mask: net.CIDRMask(32, 32)}}
-		if err := netlink.RouteAdd(r); err != nil {
-			return fmt.Errorf("route %v/32 dev %s: %w", peer, d.Name(), err)
+		for _, peer := range peers {
+			p := peer.As4()
+			r := &netlink.Route{LinkIndex: l.Attrs().Index, Scope: netlink.SCOPE_LINK,
+				Dst: &net.IPNet{IP: net.IP(p[:]), Mask: net.CIDRMask(32, 32)}}
+			if err := netlink.RouteAdd(r); err != nil {
+				return fmt.Errorf("route %v/32 dev %s: %w", peer, d.Name(), err)
+			}
 		}
 		return plainQdisc(d.Name())
 	}()

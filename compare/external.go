@@ -321,7 +321,7 @@ func missingNeeds(s Scenario, b Backend) []Capability {
 		return nil
 	}
 	needs := append([]Capability(nil), s.Needs...)
-	if s.Setup.RecvBuffer > 0 || s.Setup.FinWait2 > 0 {
+	if s.Setup.RecvBuffer > 0 || s.Setup.FinWait2 > 0 || s.Setup.MaxRetries > 0 {
 		needs = append(needs, NeedSocketOptions)
 	}
 	var out []Capability

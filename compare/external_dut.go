@@ -298,6 +298,13 @@ func (d *externalDUT) Connect(netip.AddrPort) *Pending[Socket] {
 	return Go(func() (Socket, error) { return nil, errUndeclared(NeedClient) }, nil)
 }
 
+// ConnectVia needs a client that sets socket options.
+func (d *externalDUT) ConnectVia(netip.AddrPort, []netip.Addr) *Pending[Socket] {
+	d.need(NeedClient)
+	d.need(NeedSocketOptions)
+	return Go(func() (Socket, error) { return nil, errUndeclared(NeedClient) }, nil)
+}
+
 type externalListener struct {
 	d      *externalDUT
 	closed chan struct{}

@@ -282,10 +282,41 @@ func (o *Options) String() string {
 	return "<" + strings.Join(parts, ",") + ">"
 }
 
+// IPRoute is an IPv4 source route option (RFC 791 §3.1: Loose or Strict
+// Source and Record Route) as a segment carried it.
+type IPRoute struct {
+	Strict bool
+	// Pointer is the option's pointer: the octet (from 1, the option's
+	// type) of the next address to visit; past the data, the route is
+	// completed and Addrs is the route recorded on the way.
+	Pointer uint8
+	Addrs   []netip.Addr
+}
+
+// Completed reports whether the datagram has been everywhere the route
+// names: the pointer is past the addresses (RFC 791 §3.1).
+func (r *IPRoute) Completed() bool { return int(r.Pointer) > 3+4*len(r.Addrs) }
+
+func (r *IPRoute) String() string {
+	kind := "LSRR"
+	if r.Strict {
+		kind = "SSRR"
+	}
+	return fmt.Sprintf("%s ptr %d %v", kind, r.Pointer, r.Addrs)
+}
+
 // Segment is an IPv4 TCP segment the bench received (or sent), parsed.
 type Segment struct {
-	At               time.Time // when the bench read or wrote it
-	Src, Dst         netip.AddrPort
+	At time.Time // when the bench read or wrote it
+	// Src and Dst are the connection's ends. Dst is the final destination:
+	// the header's destination field, unless a source route not yet
+	// completed names the gateway the datagram goes to first (IPDst) and
+	// puts the destination last in its route.
+	Src, Dst netip.AddrPort
+	IPDst    netip.Addr
+	// Route is the IPv4 source route option the datagram carries; nil for
+	// none.
+	Route            *IPRoute
 	TOS, TTL         uint8
 	ID               uint16
 	DF               bool
@@ -349,6 +380,9 @@ func (s *Segment) String() string {
 		b.WriteString(" " + o.String())
 	}
 	fmt.Fprintf(&b, " len %d", len(s.Payload))
+	if s.Route != nil {
+		fmt.Fprintf(&b, " [IP %v to %v]", s.Route, s.IPDst)
+	}
 	if !s.ChecksumOK {
 		b.WriteString(" BAD-TCP-CHECKSUM")
 	}

@@ -43,6 +43,8 @@ var LinuxSysctls = []LinuxSysctl{
 	{"net.ipv4.tcp_fastopen", "1", "TFO for clients only: a SYN with text to a listener is a plain SYN (HS-08b, RFC 7413)"},
 	{"net.ipv4.tcp_rmem", "4096\t131072\t6291456", "receive buffers, hence windows and the window scale the SYN-ACK offers; copied from the host otherwise"},
 	{"net.ipv4.tcp_wmem", "4096\t16384\t4194304", "send buffers; copied from the host otherwise"},
+	{"net.ipv4.conf.all.accept_source_route", "1", "source-routed datagrams taken, not dropped (SR-01..03; RFC 1122 §3.2.1.8(c): a host MUST be able to be the final destination of a source route); Linux's default for a host is 0"},
+	{"net.ipv4.conf.default.accept_source_route", "1", "and on the TUN made after: the kernel asks for both"},
 	{"net.ipv6.conf.all.disable_ipv6", "1", "IPv6 off: the bench's wire carries IPv4 only"},
 	{"net.ipv6.conf.default.disable_ipv6", "1", "IPv6 off on the TUN from its creation: no router solicitations"},
 }

@@ -62,6 +62,12 @@ func (d *recordingDUT) Connect(to netip.AddrPort) *Pending[Socket] {
 	return d.DUT.Connect(to)
 }
 
+func (d *recordingDUT) ConnectVia(to netip.AddrPort, gateways []netip.Addr) *Pending[Socket] {
+	d.note(NeedClient)
+	d.note(NeedSocketOptions)
+	return d.DUT.ConnectVia(to, gateways)
+}
+
 type recordingListener struct {
 	Listener
 	d *recordingDUT

@@ -144,10 +144,22 @@ func parse(b []byte) (*Segment, error) {
 		return nil, fmt.Errorf("%w: %v", errNotTCP, err)
 	}
 	src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-	dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+	ipDst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+	route, err := parseRoute(ip.Options)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotTCP, err)
+	}
+	dst := ipDst
+	if route != nil && !route.Completed() && len(route.Addrs) > 0 {
+		// RFC 791 §3.1: the route's last address is the final
+		// destination, which each hop moves into the header in turn.
+		dst = route.Addrs[len(route.Addrs)-1]
+	}
 	s := &Segment{
 		Src:     netip.AddrPortFrom(src, uint16(tcp.SrcPort)),
 		Dst:     netip.AddrPortFrom(dst, uint16(tcp.DstPort)),
+		IPDst:   ipDst,
+		Route:   route,
 		TOS:     ip.TOS,
 		TTL:     ip.TTL,
 		ID:      ip.Id,
@@ -176,8 +188,51 @@ func parse(b []byte) (*Segment, error) {
 	if total > len(b) || total < ihl {
 		return nil, fmt.Errorf("%w: total length %d of %d octets", errNotTCP, total, len(b))
 	}
-	s.ChecksumOK = checksum(b[ihl:total], pseudoHeader(b[12:16], b[16:20], total-ihl)) == 0
+	// The pseudo-header holds the final destination (what the header's
+	// destination field says when the datagram arrives there).
+	d4 := dst.As4()
+	s.ChecksumOK = checksum(b[ihl:total], pseudoHeader(b[12:16], d4[:], total-ihl)) == 0
 	return s, nil
+}
+
+// parseRoute finds the source route option among an IPv4 header's
+// options: nil without one, an error for one RFC 791 §3.1 does not allow
+// (two of them, a length that is not 3 + 4n, a pointer below 4).
+func parseRoute(opts []layers.IPv4Option) (*IPRoute, error) {
+	var r *IPRoute
+	for _, o := range opts {
+		if o.OptionType != 131 && o.OptionType != 137 {
+			continue
+		}
+		d := o.OptionData
+		if r != nil || len(d) < 1 || (len(d)-1)%4 != 0 || d[0] < 4 {
+			return nil, fmt.Errorf("malformed source route option % x", d)
+		}
+		r = &IPRoute{Strict: o.OptionType == 137, Pointer: d[0]}
+		for i := 1; i+4 <= len(d); i += 4 {
+			r.Addrs = append(r.Addrs, netip.AddrFrom4([4]byte(d[i:i+4])))
+		}
+	}
+	return r, nil
+}
+
+// lsrr is a Loose Source and Record Route option with pointer ptr and
+// addresses addrs (RFC 791 §3.1), for IPv4.Options.
+func lsrr(ptr uint8, addrs ...netip.Addr) IPv4Option {
+	d := []byte{ptr}
+	for _, a := range addrs {
+		a4 := a.As4()
+		d = append(d, a4[:]...)
+	}
+	return IPv4Option{Type: 131, Data: d}
+}
+
+// arrivedLSRR is the option of a datagram that came by a loose source
+// route through gateways, as its destination sees it: the gateways
+// recorded, the pointer past them (RFC 1122 §3.2.1.8(c), "{G1, G2, ...
+// Gn >>}").
+func arrivedLSRR(gateways ...netip.Addr) IPv4Option {
+	return lsrr(uint8(4+4*len(gateways)), gateways...)
 }
 
 func parseOptions(in []layers.TCPOption, o *Options) error {

@@ -168,3 +168,55 @@ func TestRelativeRendering(t *testing.T) {
 		t.Fatalf("rendered %q", got)
 	}
 }
+
+// TestParseSourceRoute: a segment on its way by a loose source route is
+// sent to its first gateway, the rest of the route and the destination
+// in the option; its TCP checksum covers the final destination, which the
+// parser takes from the route (as a DUT's segment to the bench's
+// gateways comes). A completed route leaves the header's destination.
+func TestParseSourceRoute(t *testing.T) {
+	w := testSegment()
+	w.src, w.dst = w.dst, w.src
+	direct, err := build(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1, g2 := srGateways[0], srGateways[1]
+	// The same segment routed: header to g1, NOP and LSRR {>>g2, TB}; the
+	// TCP header and its checksum unchanged.
+	opt := []byte{1, 131, 11, 4}
+	opt = append(opt, g2.AsSlice()...)
+	opt = append(opt, TBAddr.AsSlice()...)
+	routed := append(append(append([]byte(nil), direct[:20]...), opt...), direct[20:]...)
+	routed[0] = 0x45 + byte(len(opt)/4)
+	routed[2], routed[3] = byte(len(routed)>>8), byte(len(routed))
+	copy(routed[16:], g1.AsSlice())
+	routed[10], routed[11] = 0, 0
+	c := checksum(routed[:20+len(opt)], 0)
+	routed[10], routed[11] = byte(c>>8), byte(c)
+	s, err := parse(routed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Dst.Addr() != TBAddr || s.IPDst != g1 || !s.ChecksumOK || !s.IPChecksumOK {
+		t.Fatalf("dst %v, header to %v, checksums %v %v", s.Dst, s.IPDst, s.ChecksumOK, s.IPChecksumOK)
+	}
+	if r := s.Route; r == nil || r.Strict || r.Pointer != 4 || r.Completed() || len(r.Addrs) != 2 || r.Addrs[0] != g2 || r.Addrs[1] != TBAddr {
+		t.Fatalf("route %v", s.Route)
+	}
+	// Arrived: the header to the bench, the gateways recorded.
+	copy(routed[16:], TBAddr.AsSlice())
+	routed[23] = 12
+	copy(routed[24:], g1.AsSlice())
+	copy(routed[28:], g2.AsSlice())
+	routed[10], routed[11] = 0, 0
+	c = checksum(routed[:20+len(opt)], 0)
+	routed[10], routed[11] = byte(c>>8), byte(c)
+	if s, err = parse(routed); err != nil || s.Dst.Addr() != TBAddr || s.IPDst != TBAddr || !s.ChecksumOK || !s.Route.Completed() {
+		t.Fatalf("arrived: %v, %v", s, err)
+	}
+	routed[22] = 9 // not 3 + 4n
+	if _, err := parse(routed); err == nil {
+		t.Fatal("a source route of length 9 parsed")
+	}
+}

@@ -4,10 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
-// Section D of CONFORMANCE.md: out-of-window segments and RFC 5961.
+// Section D of CONFORMANCE.md: out-of-window segments and RFC 5961;
+// first, text left out of the window by the peer (DT-05, section C, whose
+// other cases are transferScenarios, the slice before this one).
 var windowScenarios = []Scenario{
+	{ID: "DT-05c", Title: "Text left past a right edge shrunk to zero, every probe answered: the connection outlives R2",
+		RFC: "RFC 9293 §3.8.6, §3.8.3", Requirements: []string{"SHLD-17"},
+		Setup: Setup{VirtualClock: true, MaxRetries: shrinkRetries}, Run: shrunkEdgeNoTimeout},
 	{ID: "OW-01", Title: "ESTABLISHED: pure ACK with SEQ = RCV.NXT+RCV.WND (right edge)",
 		RFC: "RFC 9293 §3.10.7.4 (first check, acceptability table)", Run: ackAtWindowEdge},
 	{ID: "OW-02a", Title: "ESTABLISHED: pure ACK beyond the window gets <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
@@ -20,6 +26,72 @@ var windowScenarios = []Scenario{
 		RFC: "RFC 9293 §3.10.7.4 (fifth check, ESTABLISHED)", Run: ackOfUnsentData},
 	{ID: "OW-05", Title: "ESTABLISHED: text with SEG.ACK < SND.UNA - MAX.SND.WND: ACK, drop",
 		RFC: "RFC 5961 §5.2", Requirements: []string{"MAY-12"}, Run: ackTooOld},
+}
+
+// shrinkRetries is R2 in DT-05c: two retransmissions (Setup.MaxRetries),
+// which Linux turns into 1.4 s from a 200 ms RTO (linuxDataGiveUp).
+const shrinkRetries = 2
+
+// shrinkHorizon bounds how long DT-05c waits for the DUT's retransmissions
+// and probes: on a virtual clock, long enough for a probe timer backed
+// off to gVisor's or handmade's 120 s cap; in real time (linux), a few
+// of its 200 ms RTOs doubling.
+func shrinkHorizon(t *T) time.Duration {
+	if t.Virtual() {
+		return 10 * time.Minute
+	}
+	return 8 * time.Second
+}
+
+// shrunkEdgeNoTimeout: "The sender MAY also retransmit old data beyond
+// SND.UNA+SND.WND (MAY-7), but SHOULD NOT time out the connection if data
+// beyond the right window edge is not acknowledged (SHLD-17)" (RFC 9293
+// §3.8.6). R2 is set to two retransmissions. The DUT sends text; the
+// bench acknowledges none of it and shrinks the window to zero, so the
+// whole text lies past the right edge. Every segment the DUT sends then
+// (the text again, MAY-7, or a zero-window probe, MUST-36) is answered
+// <ACK=SND.UNA><WND=0>: the receiver is there, its window shut. No RST
+// may come before the DUT has sent R2 + 2 of them, past R2 by count and
+// by Linux's time; then the window opens with the text acknowledged, and
+// the connection carries more.
+func shrunkEdgeNoTimeout(t *T) {
+	c, s := t.Established()
+	noDelay(t, s)
+	una := c.RcvNxt()
+	text := []byte("past the right edge")
+	write(t, s, text)
+	t.Expect(c, TCP{Seq: Ptr(una), Payload: text})
+	t.Send(c, TCP{Ack: Ptr(una), Window: Ptr[uint16](0)})
+	t.Settle()
+	start, seen, horizon := t.Now(), 0, shrinkHorizon(t)
+	for seen < shrinkRetries+2 {
+		left := horizon - t.Now().Sub(start)
+		if left <= 0 {
+			break
+		}
+		seg := t.NextSegment(c, left, stepFor(stackMinRTO))
+		if seg == nil {
+			break
+		}
+		switch {
+		case seg.Flags.Has(RST):
+			t.Fail(fmt.Sprintf("no time-out while the window stays shut and probes are answered (SHLD-17; R2 is %d retransmissions, %v on Linux)", shrinkRetries, linuxDataGiveUp(shrinkRetries)),
+				fmt.Sprintf("%v after %d retransmissions or probes, %v in", seg, seen, roundDur(seg.At.Sub(start))))
+		case seqLT(una+uint32(len(text)), seg.End()):
+			t.Fail("nothing but the text again or a probe (SHLD-15)", seg.String())
+		}
+		seen++
+		t.Logf("retransmission or probe %d, %v after the window shut: %v", seen, roundDur(seg.At.Sub(start)), seg)
+		t.Send(c, TCP{Ack: Ptr(una), Window: Ptr[uint16](0)})
+		t.Settle()
+	}
+	if seen < shrinkRetries+2 {
+		t.Fail(fmt.Sprintf("%d retransmissions or probes within %v of the window shutting (MUST-36), past R2", shrinkRetries+2, horizon), fmt.Sprint(seen))
+	}
+	t.Send(c, TCP{Ack: Ptr(una + uint32(len(text))), Window: Ptr[uint16](65535)})
+	more := []byte("still here")
+	got := transfer(t, c, s, more, ackWith(t, c, 65535))
+	sameStream(t, "text after the window opened", got, more)
 }
 
 // settle makes sure nothing unprompted is in flight before a stimulus

@@ -20,6 +20,25 @@ func FuzzDecode(f *testing.F) {
 		f.Add(e.Append(nil, &s))
 	}
 	f.Add([]byte{0x45, 0, 0, 20})
+	// Source-routed datagrams (RFC 791 §3.1): a completed route, one that
+	// goes on past us, and a malformed one.
+	routed := Segment{Src: addrA, Dst: addrB, SEQ: 3, Flags: SYN, WND: 100}
+	routed.Route, _ = NewSourceRoute(false, netip.MustParseAddr("198.18.0.10"), netip.MustParseAddr("198.18.0.11"))
+	onTheWay := e.Append(nil, &routed)
+	f.Add(onTheWay)
+	// At addrB: NOP, LSRR of length 11 with the pointer past it, and the
+	// two gateways recorded in it.
+	arrived := append([]byte(nil), onTheWay...)
+	copy(arrived[ipv4Dst:], addrB.Addr().AsSlice())
+	arrived[23] = 12
+	copy(arrived[24:], routed.Route.hops[0][:])
+	copy(arrived[28:], routed.Route.hops[1][:])
+	IPv4Header(arrived).setChecksum()
+	f.Add(arrived)
+	bad := append([]byte(nil), arrived...)
+	bad[22] = 200 // a length past the header
+	IPv4Header(bad).setChecksum()
+	f.Add(bad)
 	quoted := Segment{Src: addrB, Dst: addrA, SEQ: 7, Flags: ACK}
 	f.Add(icmpFrom(addrA, addrB, 3, 4, 1000, e.Append(nil, &quoted)))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
@@ -37,6 +56,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		var e2 Encoder
 		again := e2.Append(nil, &s)
+		if !s.Route.IsZero() {
+			// A routed segment goes to its first hop; it is the same
+			// segment once it has come by its route.
+			again = forward(t, again)
+		}
 		var s2 Segment
 		if err := Decode(again, &s2); err != nil {
 			t.Fatalf("re-encoded segment does not decode: %v", err)

@@ -137,7 +137,7 @@ func (t *TCB) pathMTU(mtu, quoted uint16) {
 		t.Counters.ICMPIgnored++
 		return
 	}
-	if mss := max(int(mtu)-40-t.optionSpace(), 1); mss < t.sndMSS {
+	if mss := max(int(mtu)-40-t.optionSpace()-t.ipOptionSpace(), 1); mss < t.sndMSS {
 		t.sndMSS = mss
 	}
 }

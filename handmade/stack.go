@@ -360,7 +360,9 @@ func (s *Stack) noConnection(seg *Segment) {
 	if seg.Flags.Has(RST) {
 		return
 	}
-	r := Segment{Src: seg.Dst, Dst: seg.Src, Flags: RST}
+	// RFC 1122 §3.2.1.8(c): a reply to a source-routed datagram goes
+	// back by the reversed route.
+	r := Segment{Src: seg.Dst, Dst: seg.Src, Flags: RST, Route: seg.Route.Return(seg.Src.Addr().As4(), seg.Dst.Addr().As4())}
 	if seg.Flags.Has(ACK) {
 		r.SEQ = seg.ACK
 	} else {
@@ -417,7 +419,7 @@ func (s *Stack) listenAbove(l *Listener, seg *Segment, now time.Time, floor Seq)
 		// Second check: any acknowledgement is bad in LISTEN:
 		// <SEQ=SEG.ACK><CTL=RST>.
 		s.counters.ResetsNoConn++
-		s.sendStateless(&Segment{Src: seg.Dst, Dst: seg.Src, SEQ: seg.ACK, Flags: RST})
+		s.sendStateless(&Segment{Src: seg.Dst, Dst: seg.Src, SEQ: seg.ACK, Flags: RST, Route: seg.Route.Return(seg.Src.Addr().As4(), seg.Dst.Addr().As4())})
 	case seg.Flags.Has(SYN):
 		// Third check: SYN. A full accept backlog drops it, as Linux does;
 		// a full SYN queue answers with a SYN cookie (RFC 4987 §3.6), so a
@@ -589,6 +591,25 @@ func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (*Conn, error) 
 // caller that must know the port before the SYN goes out (to filter the
 // host kernel's RSTs for it) chooses it here.
 func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort) (*Conn, error) {
+	return s.DialWith(ctx, remote, DialOptions{LocalPort: port})
+}
+
+// DialOptions are what an active OPEN may ask for besides the remote
+// address.
+type DialOptions struct {
+	// LocalPort is the connection's local port; 0 picks an ephemeral one.
+	LocalPort uint16
+	// SourceRoute is the IPv4 source route every segment of the
+	// connection takes, the SYN first (RFC 9293 §3.9.2.1, MUST-51); it
+	// takes precedence over any route the peer's datagrams bring
+	// (MUST-52). Zero: none, and the connection answers a peer that
+	// source-routes its segments by the reversed route (MUST-53).
+	SourceRoute SourceRoute
+}
+
+// DialWith is Dial with the options o.
+func (s *Stack) DialWith(ctx context.Context, remote netip.AddrPort, o DialOptions) (*Conn, error) {
+	port := o.LocalPort
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -613,6 +634,7 @@ func (s *Stack) DialFrom(ctx context.Context, port uint16, remote netip.AddrPort
 	local := netip.AddrPortFrom(s.addr, port)
 	t := newTCB(&s.cfg, local, remote, s.isn.ISN(local, remote, now), now)
 	t.tsOffset, t.tsEpoch = s.isn.tsClock(local, remote)
+	t.SetSourceRoute(o.SourceRoute)
 	t.openActive(now)
 	c := s.newConn(t, nil)
 	s.service(c, now)

@@ -80,7 +80,8 @@ func (g *isnGenerator) checkCookie(ack *Segment, now time.Time) (mss uint16, ok 
 func (s *Stack) sendCookieSYNACK(syn *Segment, now time.Time) {
 	iss := s.isn.cookie(syn, now)
 	r := Segment{Src: syn.Dst, Dst: syn.Src, SEQ: iss, ACK: syn.SEQ.Add(1), Flags: SYN | ACK,
-		WND: uint16(min(s.cfg.RecvBuffer, 65535)), Options: Options{MSS: uint16(min(s.cfg.MSS, 65535)), HasMSS: true}}
+		WND: uint16(min(s.cfg.RecvBuffer, 65535)), Options: Options{MSS: uint16(min(s.cfg.MSS, 65535)), HasMSS: true},
+		Route: syn.Route.Return(syn.Src.Addr().As4(), syn.Dst.Addr().As4())} // RFC 9293 §3.9.2.1 (MUST-53)
 	s.counters.SYNCookiesSent++
 	s.sendStateless(&r)
 }
@@ -90,12 +91,13 @@ func (s *Stack) sendCookieSYNACK(syn *Segment, now time.Time) {
 func openFromCookie(cfg *Config, ack *Segment, mss uint16, now time.Time) *TCB {
 	t := newTCB(cfg, ack.Dst, ack.Src, ack.ACK.Add(^uint32(0)), now)
 	t.passive = true
+	t.takeRoute(ack) // RFC 9293 §3.9.2.1 (MUST-53): the SYN's route is not kept; the ACK's is
 	t.IRS = ack.SEQ.Add(^uint32(0))
 	t.RCV.NXT = ack.SEQ
 	t.RCV.UP = ack.SEQ
 	t.RCV.edge = t.RCV.NXT.Add(uint32(min(cfg.RecvBuffer, 65535)))
 	t.peerMSS = int(mss)
-	t.sndMSS = max(min(t.peerMSS, cfg.MSS), 1)
+	t.sndMSS = max(min(t.peerMSS, cfg.MSS)-t.ipOptionSpace(), 1)
 	t.cc = t.newCC()
 	t.SND.UNA = ack.ACK
 	t.SND.NXT, t.retxNext = ack.ACK, ack.ACK

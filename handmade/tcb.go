@@ -31,6 +31,12 @@ type TCB struct {
 	State         State
 	Local, Remote netip.AddrPort
 	passive       bool
+	// route is the IPv4 source route every segment we send takes (RFC
+	// 9293 §3.9.2.1): the application's (appRoute, MUST-51), or the
+	// return route of the peer's latest source-routed segment (MUST-53,
+	// SHLD-24); zero for none.
+	route    SourceRoute
+	appRoute bool
 
 	ISS, IRS Seq
 	SND      struct {
@@ -187,6 +193,49 @@ func (t *TCB) optionSpace() int {
 	return 0
 }
 
+// ipOptionSpace is what the source route takes of every datagram's IPv4
+// header: RFC 9293 §3.7.1 (MUST-16) takes IP options out of the
+// effective send MSS ("Eff.snd.MSS = min(SendMSS+20, MMS_S) -
+// TCPhdrsize - IPoptionsize").
+func (t *TCB) ipOptionSpace() int { return t.route.optionLen() }
+
+// SetSourceRoute is the application's source route for an active OPEN
+// (RFC 9293 §3.9.2.1: "An application MUST be able to specify a source
+// route when it actively opens a TCP connection (MUST-51), and this MUST
+// take precedence over a source route received in a datagram
+// (MUST-52)"). Called before the SYN goes out.
+func (t *TCB) SetSourceRoute(r SourceRoute) {
+	t.route, t.appRoute = r, !r.IsZero()
+}
+
+// takeRoute keeps the return route of a segment that came by a source
+// route: RFC 9293 §3.9.2.1, "When a TCP connection is OPENed passively
+// and a packet arrives with a completed IP Source Route Option
+// (containing a return route), TCP MUST save the return route and use
+// it for all segments sent on this connection (MUST-53). If a different
+// source route arrives in a later segment, the later definition SHOULD
+// override the earlier one (SHLD-24)." A route the application gave
+// stays (MUST-52); a segment without a route leaves the one we have.
+// Called for a SYN that opens the connection and for segments that pass
+// the sequence check, so an off-path segment cannot redirect the
+// connection. The send MSS follows the header's new size.
+func (t *TCB) takeRoute(seg *Segment) {
+	if t.appRoute || seg.Route.IsZero() {
+		return
+	}
+	back := seg.Route.Return(seg.Src.Addr().As4(), seg.Dst.Addr().As4())
+	if back == t.route {
+		return
+	}
+	if t.sndMSS > 0 {
+		t.sndMSS = max(t.sndMSS+t.ipOptionSpace()-back.optionLen(), 1)
+	}
+	t.route = back
+}
+
+// Route is the source route the connection's segments take.
+func (t *TCB) Route() SourceRoute { return t.route }
+
 func newTCB(stackCfg *Config, local, remote netip.AddrPort, iss Seq, now time.Time) *TCB {
 	// Each connection keeps its own copy, so per-connection settings
 	// (keep-alive, user timeout, Nagle) do not leak into the stack's.
@@ -231,6 +280,7 @@ func (t *TCB) openActive(now time.Time) {
 func (t *TCB) openPassive(seg *Segment, now time.Time) {
 	t.passive = true
 	t.State = SynReceived
+	t.takeRoute(seg) // RFC 9293 §3.9.2.1 (MUST-53)
 	t.IRS = seg.SEQ
 	t.RCV.NXT = seg.SEQ.Add(1)
 	t.RCV.UP = t.RCV.NXT // no urgent data yet; compared modulo 2^32 from here
@@ -274,7 +324,7 @@ func (t *TCB) takeSynOptions(seg *Segment, passive bool) {
 	// RFC 2018 §2: SACK only if both sides sent SACK-permitted.
 	t.sackOn = o.SACKPermitted && !t.cfg.DisableSACK
 	t.sackPermittedPeer = o.SACKPermitted
-	t.sndMSS = max(min(t.peerMSS, t.cfg.MSS)-t.optionSpace(), 1)
+	t.sndMSS = max(min(t.peerMSS, t.cfg.MSS)-t.optionSpace()-t.ipOptionSpace(), 1)
 	t.cc = t.newCC()
 }
 

@@ -62,6 +62,7 @@ func (t *TCB) inSynSent(seg *Segment, now time.Time) {
 	// RCV.NXT+RCV.WND"); the SYN went out before RCV.NXT was set.
 	t.RCV.edge = t.RCV.NXT.Add(uint32(t.synWindow()))
 	t.lastRecvAt = now
+	t.takeRoute(seg) // RFC 9293 §3.9.2.1, SHLD-24; the application's stays (MUST-52)
 	t.takeSynOptions(seg, false)
 	if ackOK {
 		t.SND.UNA = seg.ACK
@@ -213,6 +214,9 @@ func (t *TCB) inSynchronized(seg *Segment, now time.Time) {
 	}
 	t.lastRecvAt = now
 	t.armKeepalive(now)
+	// RFC 9293 §3.9.2.1 (SHLD-24): a later source route overrides the
+	// earlier one, once the segment is known to be in the window.
+	t.takeRoute(seg)
 	// Second check: RST.
 	if seg.Flags.Has(RST) {
 		if seg.SEQ != t.RCV.NXT {
@@ -352,6 +356,18 @@ func (t *TCB) processACK(seg *Segment, now time.Time) bool {
 		if t.SND.WND > 0 {
 			t.persistAt, t.persistBackoff = time.Time{}, 0
 		}
+	}
+	if t.SND.WND == 0 && t.flight() > 0 && seg.ACK == t.SND.UNA {
+		// RFC 9293 §3.8.6: the peer shrank its window to zero with our
+		// text in flight, all of it now past the right edge; the sender
+		// "SHOULD NOT time out the connection if data beyond the right
+		// window edge is not acknowledged (SHLD-17)". Our retransmissions
+		// are probes of the shut window, and an ACK of one says the peer
+		// is there: R2 counts afresh, as answered zero-window probes keep
+		// a connection open (§3.8.6.1, MUST-37). Linux likewise does not
+		// time out a zero window while ACKs come (tcp_retransmit_timer);
+		// the user timeout still applies (RFC 5482), as there.
+		t.retries = 0
 	}
 	finAcked := t.finSent && seg.ACK == t.SND.NXT
 	switch t.State {

@@ -6,7 +6,9 @@ import "time"
 // is one. Its payload is copied into buf, which must hold at least one
 // MSS. The driver calls Output until it reports false.
 func (t *TCB) Output(now time.Time, seg *Segment, buf []byte) bool {
-	*seg = Segment{Src: t.Local, Dst: t.Remote}
+	// RFC 9293 §3.9.2.1: the route is used "for all segments sent on
+	// this connection" (MUST-53), RSTs included.
+	*seg = Segment{Src: t.Local, Dst: t.Remote, Route: t.route}
 	if r := t.rst; r != nil {
 		t.rst = nil
 		seg.SEQ, seg.ACK, seg.Flags = r.SEQ, r.ACK, r.Flags

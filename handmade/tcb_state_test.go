@@ -56,6 +56,9 @@ type sg struct {
 	Payload  []byte
 	UP       uint16
 	Opts     *Options
+	// Route is the segment's IPv4 source route: the route it came by
+	// (send), the route it must take (expect, always checked).
+	Route SourceRoute
 }
 
 type harness struct {
@@ -91,7 +94,7 @@ func bytesOf(n int, seed byte) []byte {
 }
 
 func (h *harness) segment(s sg) Segment {
-	seg := Segment{Src: peerAddr, Dst: ourAddr, SEQ: s.SEQ, ACK: s.ACK, Flags: s.Flags, UP: s.UP, Payload: s.Payload}
+	seg := Segment{Src: peerAddr, Dst: ourAddr, SEQ: s.SEQ, ACK: s.ACK, Flags: s.Flags, UP: s.UP, Payload: s.Payload, Route: s.Route}
 	switch s.WND {
 	case 0:
 		seg.WND = peerWnd
@@ -147,6 +150,9 @@ func expect(t *testing.T, h *harness, want sg) {
 	}
 	if len(got.Payload) != want.Len {
 		bad("payload %d octets, want %d", len(got.Payload), want.Len)
+	}
+	if got.Route != want.Route {
+		bad("route %v, want %v", got.Route, want.Route)
 	}
 	if want.Payload != nil && string(got.Payload) != string(want.Payload) {
 		bad("payload differs")

@@ -40,6 +40,39 @@ func TestEstablished_RTO_RetransmitBackoffGiveUp(t *testing.T) {
 	}
 }
 
+// RFC 9293 §3.8.6: with its window shrunk to zero the peer leaves our
+// text past the right edge; the sender "SHOULD NOT time out the
+// connection if data beyond the right window edge is not acknowledged"
+// (SHLD-17). Each retransmission (MAY-7) answered by <ACK=SND.UNA><WND=0>,
+// the connection outlives MaxRetries; once the answers stop, R2 ends it.
+func TestEstablished_ShrunkToZero_NoTimeoutWhileAnswered(t *testing.T) {
+	cfg := exactCfg()
+	cfg.MaxRetries = 2
+	h := established(t, cfg)
+	h.Write(bytesOf(300, 0), h.now)
+	expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK | PSH, Len: 300})
+	send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: zeroWnd})
+	expectNothing(t, h)
+	for i := range 2 * cfg.MaxRetries {
+		h.tick(h.Deadline().Sub(h.now))
+		if !h.Output(h.now, &h.out, h.buf) || h.out.Flags.Has(RST) || h.out.SEQ != h.snd {
+			t.Fatalf("timeout %d: sent %v, want the text again (or a probe) and no RST", i+1, &h.out)
+		}
+		for h.Output(h.now, &h.out, h.buf) {
+		}
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, WND: zeroWnd})
+		wantState(t, h, Established)
+	}
+	for range cfg.MaxRetries {
+		h.tick(h.Deadline().Sub(h.now))
+		for h.Output(h.now, &h.out, h.buf) {
+		}
+	}
+	h.tick(h.Deadline().Sub(h.now))
+	expect(t, h, sg{SEQ: h.snd.Add(300), Flags: RST})
+	wantState(t, h, Closed)
+}
+
 // RFC 6298 §5.2: "When all outstanding data has been acknowledged, turn
 // off the retransmission timer."; §5.3: restart it on an ACK of new data.
 func TestEstablished_RTO_StoppedAndRestartedByACK(t *testing.T) {

@@ -207,6 +207,12 @@ type Segment struct {
 	// (the DS field and ECN, RFC 2474, RFC 3168): read by Decode, written
 	// by Encoder.Append, where a zero TTL means defaultTTL.
 	TTL, TOS uint8
+	// Route is the IPv4 source route of the datagram (RFC 791 §3.1;
+	// RFC 9293 §3.9.2.1): read by Decode from a completed route (the
+	// gateways it came by from Src), written by Encoder.Append (the
+	// gateways it is to pass on the way to Dst). Dst is the final
+	// destination either way.
+	Route SourceRoute
 }
 
 // LEN is SEG.LEN: the octets of data plus one for SYN and one for FIN
@@ -258,6 +264,14 @@ func Decode(pkt []byte, s *Segment) error {
 	if hl := t.HeaderLen(); hl < tcpMinLen || hl > len(t) {
 		return ErrBadTCPHeader
 	}
+	var route SourceRoute
+	if hl := ip.HeaderLen(); hl > ipv4MinLen {
+		// RFC 1122 §3.2.1.8(c): a completed source route "MUST be passed
+		// up to the transport layer".
+		if route, err = parseIPv4Options(ip[ipv4MinLen:hl]); err != nil {
+			return err
+		}
+	}
 	src, dst := ip.Src(), ip.Dst()
 	if checksumFold(checksumAdd(pseudoHeaderSum(src, dst, len(t)), t)) != 0 {
 		return ErrBadTCPChecksum
@@ -274,6 +288,7 @@ func Decode(pkt []byte, s *Segment) error {
 		Payload: t.Payload(),
 		TTL:     ip.TTL(),
 		TOS:     ip.TOS(),
+		Route:   route,
 	}
 	return nil
 }
@@ -288,6 +303,8 @@ const defaultTTL = 64
 
 // Append appends s as an IPv4 packet with DF set and both checksums
 // computed, and returns the extended buffer. Src and Dst must be IPv4.
+// A segment with a Route goes to its first hop, the rest of the route in
+// a source route option (SourceRoute.appendOption).
 func (e *Encoder) Append(b []byte, s *Segment) []byte {
 	start := len(b)
 	e.id++
@@ -295,10 +312,16 @@ func (e *Encoder) Append(b []byte, s *Segment) []byte {
 	if ttl == 0 {
 		ttl = defaultTTL
 	}
-	b = append(b, 0x45, s.TOS, 0, 0, byte(e.id>>8), byte(e.id), byte(ipv4FlagDF>>8), 0, ttl, protoTCP, 0, 0)
+	ihl := byte((ipv4MinLen + s.Route.optionLen()) / 4)
+	b = append(b, 0x40|ihl, s.TOS, 0, 0, byte(e.id>>8), byte(e.id), byte(ipv4FlagDF>>8), 0, ttl, protoTCP, 0, 0)
 	src, dst := s.Src.Addr().As4(), s.Dst.Addr().As4()
 	b = append(b, src[:]...)
-	b = append(b, dst[:]...)
+	if s.Route.IsZero() {
+		b = append(b, dst[:]...)
+	} else {
+		b = append(b, s.Route.hops[0][:]...)
+		b = s.Route.appendOption(b, dst)
+	}
 	tcpStart := len(b)
 	b = binary.BigEndian.AppendUint16(b, s.Src.Port())
 	b = binary.BigEndian.AppendUint16(b, s.Dst.Port())
@@ -317,6 +340,11 @@ func (e *Encoder) Append(b []byte, s *Segment) []byte {
 	binary.BigEndian.PutUint16(b[start+ipv4TotalLen:], uint16(len(b)-start))
 	IPv4Header(b[start:]).setChecksum()
 	t := b[tcpStart:]
+	// The pseudo-header names the final destination, which is what the
+	// header's destination field holds when the datagram arrives (RFC
+	// 9293 §3.1; each hop of a source route puts the next address there,
+	// RFC 791 §3.1), as Linux's ip_queue_xmit sends to the first hop
+	// while TCP sums over the connection's address.
 	binary.BigEndian.PutUint16(t[tcpChecksum:], checksumFold(checksumAdd(pseudoHeaderSum(src, dst, len(t)), t)))
 	return b
 }
