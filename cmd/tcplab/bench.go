@@ -26,6 +26,14 @@ in-memory wire, under each profile:
    lossy   1% loss, 20 ms RTT
    harsh   5% loss, 5% reordering, 10 ms RTT
 
+and, only when named in --profiles (it takes long):
+
+   lfn     a long fat network: clean, 100 ms RTT, 8192 packets in flight
+           per direction, 8 MiB send buffers on both stacks; a 1 MiB
+           window fills a tenth of it. Run it with --duration 10s
+           --size 1GiB: slow start takes about a second to open the
+           window.
+
 A transfer sends --size octets or runs --duration, whichever ends first.
 The runs of all pairings are interleaved and repeated --runs times; each
 row is the median goodput with its spread (min..max), the ratio to
@@ -50,7 +58,7 @@ Examples:
    tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'
    tcplab bench --html bench.html        # each row opens a sample conversation's graphs`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh"},
+			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh, lfn"},
 			&cli.StringFlag{Name: "pairings", Usage: "pairings as CLIENT-SERVER, comma separated", DefaultText: "all four"},
 			&cli.IntFlag{Name: "runs", Value: 5, Usage: "repetitions of each pairing and profile (the median is reported)"},
 			&cli.StringFlag{Name: "size", Value: "64MiB", Usage: "most octets per transfer"},
@@ -93,7 +101,7 @@ func benchAction(c *cli.Context) error {
 	for _, n := range strings.Split(c.String("profiles"), ",") {
 		p, ok := throughput.LookupProfile(strings.TrimSpace(n))
 		if !ok {
-			return cli.Exit(fmt.Sprintf("--profiles: unknown profile %q: want clean, lossy or harsh", n), 2)
+			return cli.Exit(fmt.Sprintf("--profiles: unknown profile %q: want clean, lossy, harsh or lfn", n), 2)
 		}
 		opt.Profiles = append(opt.Profiles, p)
 	}
