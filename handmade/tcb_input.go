@@ -509,8 +509,11 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 	}
 }
 
+// deliver queues in-order text for the application. All of it: text
+// is trimmed to the window we advertised, which the buffer had room for
+// then (WriteAll), even if SetRecvBuffer lowered it since.
 func (t *TCB) deliver(text []byte) {
-	n := t.rcvBuf.Write(text)
+	n := t.rcvBuf.WriteAll(text)
 	t.RCV.NXT = t.RCV.NXT.Add(uint32(n))
 }
 

@@ -99,17 +99,32 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 
 // advertise computes the window field: what the receive buffer can take,
 // moved right only in steps of at least min(half the buffer, one MSS)
-// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2), never left (RFC 9293
-// §3.8.6, MUST-? "SHOULD NOT shrink"), scaled by Rcv.Wind.Shift.
+// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2, MUST-39), never left
+// (RFC 9293 §3.8.6: the receiver "SHOULD NOT shrink the window", SHLD-14;
+// RFC 7323 §2.4), scaled by Rcv.Wind.Shift.
 func (t *TCB) advertise() uint16 {
 	could := t.RCV.NXT.Add(uint32(t.rcvBuf.Free()))
 	if t.RCV.edge.LessThan(t.RCV.NXT) {
 		t.RCV.edge = t.RCV.NXT
 	}
-	if int(could.Sub(t.RCV.edge)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS) || t.RCV.edge == t.RCV.NXT && could != t.RCV.NXT {
-		t.RCV.edge = could
+	old, target := t.RCV.edge, t.RCV.edge
+	if old.LessThan(could) && (int(could.Sub(old)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS) || old == t.RCV.NXT) {
+		target = could
 	}
-	w := t.RCV.edge.Sub(t.RCV.NXT) >> t.RCV.Shift
+	// RFC 7323 §2.4: the scaled field says the window only to 2^shift
+	// octets, and the peer computes the edge as SEG.ACK + (SEG.WND <<
+	// shift). Rounded down, that edge moves left of the one it was given
+	// as RCV.NXT advances by less than the granularity; gVisor lets it.
+	// We round down when that still reaches the old edge, and otherwise
+	// up, just far enough, as Linux does (tcp_select_window: ALIGN): the
+	// edge then never moves left, and the edge we accept to is exactly
+	// the one advertised. Rounding up can promise a little more than the
+	// buffer's free space (under 2^shift octets per ACK while it fills);
+	// the buffer takes it (ring.WriteAll).
+	w := target.Sub(t.RCV.NXT) >> t.RCV.Shift
+	if t.RCV.NXT.Add(w << t.RCV.Shift).LessThan(old) {
+		w = (old.Sub(t.RCV.NXT) + 1<<t.RCV.Shift - 1) >> t.RCV.Shift
+	}
 	if w > 65535 {
 		// The field caps the window: RCV.WND, and with it what the first
 		// check accepts (RFC 9293 §3.10.7.4: "RCV.NXT =< SEG.SEQ <
@@ -117,10 +132,8 @@ func (t *TCB) advertise() uint16 {
 		// edge is not moved left of a window already advertised: that
 		// one was capped the same way from an older RCV.NXT.
 		w = 65535
-		t.RCV.edge = t.RCV.NXT.Add(65535 << t.RCV.Shift)
 	}
-	// Rounding down by the shift must not move the edge left of what we
-	// accept: data is accepted up to RCV.edge, which stays.
+	t.RCV.edge = t.RCV.NXT.Add(w << t.RCV.Shift)
 	return uint16(w)
 }
 
