@@ -476,6 +476,7 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 	if len(text) > 0 {
 		hadGap := t.ooo.Len() > 0
 		t.deliver(text)
+		t.rcvRTTFromTS(seg, len(text), now)
 		for !fin {
 			h, ok := t.ooo.next(t.RCV.NXT)
 			if !ok {
@@ -488,6 +489,7 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 			// RFC 5681 §4.2: a segment that fills a gap is ACKed at once.
 			t.ackNow = true
 		}
+		t.rcvRTTFromWindow(now)
 		t.scheduleACK(len(text), now)
 	}
 	// Eighth check: FIN, once every octet before it has arrived.

@@ -55,7 +55,8 @@ func (t *TCB) fillSYN(now time.Time, seg *Segment) {
 	o.MSS, o.HasMSS = uint16(min(t.cfg.MSS, 65535)), true
 	active := t.State == SynSent
 	if (active && !t.cfg.DisableWindowScale) || (!active && t.wsOffered) {
-		o.WScale, o.HasWScale = rcvShift(t.cfg.RecvBuffer), true
+		// RFC 7323 §2.3: sized from the largest the buffer may grow to.
+		o.WScale, o.HasWScale = rcvShift(t.cfg.MaxRecvBuffer), true
 		if active {
 			t.RCV.Shift = o.WScale
 		}
@@ -87,6 +88,7 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 	seg.Flags |= ACK
 	seg.ACK = t.RCV.NXT
 	seg.WND = t.advertise()
+	t.rcvRTTWindowSent(now)
 	if t.tsOn {
 		seg.Options.HasTimestamps, seg.Options.TSVal, seg.Options.TSEcr = true, t.tsNow(now), t.tsRecent
 	}

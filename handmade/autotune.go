@@ -1,0 +1,179 @@
+package handmade
+
+import "time"
+
+// Receive-buffer autotuning ("dynamic right-sizing"): a window no larger
+// than the receive buffer lets a sender send one buffer per round trip,
+// so a fixed buffer either holds back a long, fat path or spends memory
+// on every connection that does not need it. RFC 9293 leaves the size to
+// the implementation (§3.8.6: the window is "the amount of data the
+// sender of this segment is willing to accept"); RFC 7323 §2 gives the
+// window the room to grow. Every rule below is a heuristic of Linux's
+// (tcp_rcv_space_adjust, tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts)
+// and gVisor's (ModerateRecvBuf), labelled as such: each measured round
+// trip, the receive buffer grows to about twice what the application read
+// in it, when that was more than the round trip before, up to
+// MaxRecvBuffer. It never shrinks, so the window's right edge never moves
+// left (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
+type rcvTune struct {
+	on bool
+	// rtt is the receiver's round-trip estimate, 0 until a sample:
+	// from timestamps (rttFromTS) or, without them, from the window
+	// (rttSeq, rttAt).
+	rtt time.Duration
+	// lastTSecr is the TSecr of the last timestamp sample: the later
+	// segments of a flight echo the same one and would sample more.
+	lastTSecr uint32
+	// rttSeq is a right edge we advertised at rttAt, while rttAt is set:
+	// data reaching it took about one round trip.
+	rttSeq Seq
+	rttAt  time.Time
+	// The measurement of the application's reading: seq is the sequence
+	// number of the next octet it was to read at time at (zero: not
+	// started); space is what it read in the last round trip that grew
+	// the buffer.
+	seq   Seq
+	at    time.Time
+	space int
+}
+
+// recvBufferFor is the sizing rule: the receive buffer for an application
+// that read copied octets in the last round trip, after space in the one
+// the buffer was last sized from.
+//
+// Deviation: no RFC sizes the buffer; this is Linux's
+// tcp_rcv_space_adjust (gVisor's ModerateRecvBuf is the same). Twice
+// what was read, so one loss (a round trip of data held out of order
+// while its hole is repaired) does not shut the window, plus 16 segments
+// for variation; and if reading grew, twice that growth again, because
+// a sender in slow start doubles its window each round trip and the
+// window we advertise now is for the round trip after the next.
+func recvBufferFor(copied, space, mss int) int {
+	size := 2*copied + 16*mss
+	if space > 0 && copied > space {
+		size += 2 * (size * (copied - space) / space)
+	}
+	return size
+}
+
+// rcvTuneStart turns autotuning on for a connection whose buffer starts
+// at cfg.RecvBuffer.
+func (t *TCB) rcvTuneStart() {
+	a := &t.tune
+	a.on = !t.cfg.DisableRecvAutotune && t.cfg.MaxRecvBuffer > t.cfg.RecvBuffer
+	// Deviation (Linux's tcp_init_buffer_space): reading counts as
+	// growing once it passes an initial window of ten segments (RFC 6928),
+	// what a sender's first round trip can bring.
+	a.space = min(t.cfg.RecvBuffer, 10*t.cfg.MSS)
+}
+
+// rcvRTT is the round trip autotuning measures over: the receiver's own
+// estimate or, before it has one, the connection's (SRTT, RFC 6298), as
+// gVisor does.
+func (t *TCB) rcvRTT() time.Duration {
+	if t.tune.rtt > 0 {
+		return t.tune.rtt
+	}
+	return t.rtt.SRTT
+}
+
+// readSeq is the sequence number of the next octet the application reads.
+func (t *TCB) readSeq() Seq { return t.RCV.NXT.Add(-uint32(t.rcvBuf.Len())) }
+
+// rcvRTTFromTS takes a receiver round-trip sample from a segment of
+// in-order text: the time since we sent the TSval it echoes (RFC 7323
+// §4.1: "TSecr ... echoes a timestamp value that was sent by the
+// remote TCP"). RFC 7323 §4 measures the sender's RTT this way; the
+// receiver does the same from a full-sized segment of the sender's.
+//
+// Deviation (Linux's tcp_rcv_rtt_measure_ts and tcp_rcv_rtt_update): one
+// sample per echoed TSval, a smaller one taken at once, a larger one
+// averaged in with gain 1/8, and at least one tick (1 ms, our timestamp
+// clock, RFC 7323 §5.4).
+func (t *TCB) rcvRTTFromTS(seg *Segment, n int, now time.Time) {
+	a := &t.tune
+	o := &seg.Options
+	if !a.on || !t.tsOn || !o.HasTimestamps || o.TSEcr == a.lastTSecr || n < t.cfg.MSS-t.optionSpace() && n < t.sndMSS {
+		return
+	}
+	a.lastTSecr = o.TSEcr
+	d := int32(t.tsNow(now) - o.TSEcr)
+	if d < 0 {
+		return
+	}
+	r := max(time.Duration(d)*(time.Second/tsHz), time.Second/tsHz)
+	if a.rtt == 0 || r < a.rtt {
+		a.rtt = r
+	} else {
+		a.rtt += (r - a.rtt) / 8
+	}
+}
+
+// rcvRTTFromWindow, without timestamps, times a right edge we advertised
+// to the data that reaches it: about one round trip when the sender is
+// held back by the window, more when it is not.
+//
+// Deviation (Linux's tcp_rcv_rtt_measure, gVisor's updateRTT): only a
+// smaller sample is taken, so the estimate is the least such time seen;
+// and, as gVisor, the handshake's sample (SRTT) counts as one: the first
+// window timed is seldom filled in one round trip by a sender still in
+// slow start, and taken alone it made the estimate four round trips.
+func (t *TCB) rcvRTTFromWindow(now time.Time) {
+	a := &t.tune
+	if !a.on || t.tsOn || a.rttAt.IsZero() || t.RCV.NXT.LessThan(a.rttSeq) {
+		return
+	}
+	if r, cur := now.Sub(a.rttAt), t.rcvRTT(); r > 0 && (cur == 0 || r < cur) {
+		a.rtt = r
+	}
+	a.rttAt = time.Time{}
+}
+
+// rcvRTTWindowSent starts a window measurement (rcvRTTFromWindow) at an
+// advertisement, unless one is running.
+func (t *TCB) rcvRTTWindowSent(now time.Time) {
+	a := &t.tune
+	if a.on && !t.tsOn && a.rttAt.IsZero() && t.RCV.NXT.LessThan(t.RCV.edge) {
+		a.rttSeq, a.rttAt = t.RCV.edge, now
+	}
+}
+
+// tuneRecvBuffer runs after the application read: once a round trip has
+// passed since the measurement started, it sizes the receive buffer from
+// what the application read in it (recvBufferFor), never smaller than it
+// is and never over MaxRecvBuffer. before is readSeq before the read.
+//
+// Deviation: Linux's tcp_rcv_space_adjust, run from recvmsg as here.
+func (t *TCB) tuneRecvBuffer(before Seq, now time.Time) {
+	a := &t.tune
+	if !a.on {
+		return
+	}
+	if a.at.IsZero() {
+		a.seq, a.at = before, now
+		return
+	}
+	rtt := t.rcvRTT()
+	if rtt <= 0 || now.Sub(a.at) < rtt {
+		return
+	}
+	seq := t.readSeq()
+	if copied := int(seq.Sub(a.seq)); copied > a.space {
+		if size := min(recvBufferFor(copied, a.space, t.cfg.MSS), t.cfg.MaxRecvBuffer); size > t.rcvBuf.Cap() {
+			t.rcvBuf.SetLimit(size)
+		}
+		a.space = copied
+	}
+	a.seq, a.at = seq, now
+}
+
+// SetRecvBuffer fixes the receive buffer at n octets and turns
+// autotuning off, as SO_RCVBUF does on Linux. The window scale stays what
+// the handshake chose, so a buffer over 65535 << Rcv.Wind.Shift is not
+// all advertised (RFC 7323 §2.3). A window already advertised is kept:
+// data within it is taken even if the buffer is now smaller (RFC 7323
+// §2.4, RFC 9293 §3.8.6.2.2: the right edge does not move left).
+func (t *TCB) SetRecvBuffer(n int) {
+	t.tune.on = false
+	t.rcvBuf.SetLimit(max(n, 1))
+}
