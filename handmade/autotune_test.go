@@ -363,3 +363,36 @@ func TestStack_SetReadBufferFixesTheBuffer(t *testing.T) {
 		t.Errorf("the sender's window is %d, over the 16 KiB buffer", w)
 	}
 }
+
+// A sender of segments smaller than the window scale's granularity into
+// a buffer the application does not read: the window rounded up to keep
+// the right edge (RFC 7323 §2.4) would stay open forever, each ACK
+// promising a few octets more. The buffer goes at most an eighth past its
+// size; then the window is rounded down (moving the edge left by less
+// than 2^shift, the Deviation in advertise) and shuts.
+func TestAdvertise_SubGranularitySegmentsStillShutTheWindow(t *testing.T) {
+	h := established(t, autotuneCfg())
+	g := 1 << h.RCV.Shift
+	edge := h.RCV.edge
+	for i := 0; ; i++ {
+		if i > (128<<10+16<<10)/100+10 {
+			t.Fatalf("after %d segments of 100 octets (%d held) the window is still %d", i, h.rcvBuf.Len(), h.RCV.edge.Sub(h.RCV.NXT))
+		}
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, Len: 100})
+		h.rcv = h.RCV.NXT
+		if !h.Output(h.now, &h.out, h.buf) {
+			t.Fatal("no ACK")
+		}
+		e := h.out.ACK.Add(uint32(h.out.WND) << h.RCV.Shift)
+		if e.LessThan(edge) && int(edge.Sub(e)) >= g {
+			t.Fatalf("the right edge moved left by %d, a granularity or more", edge.Sub(e))
+		}
+		edge = e
+		if h.out.WND == 0 {
+			break
+		}
+	}
+	if n := h.rcvBuf.Len(); n < 128<<10 || n > 128<<10+16<<10+g {
+		t.Errorf("%d octets held when the window shut, want 128 KiB to an eighth more", n)
+	}
+}

@@ -7,15 +7,15 @@ package handmade
 // if it queues that much, and one that has reached its working size
 // allocates no more.
 type ring struct {
-	buf     []byte
-	head, n int
-	limit   int
+	buf         []byte
+	head, n     int
+	limit, peak int // peak: the largest limit the ring has had
 }
 
 // ringMinAlloc is the first allocation of a ring that gets data.
 const ringMinAlloc = 4 << 10
 
-func newRing(limit int) ring { return ring{limit: limit} }
+func newRing(limit int) ring { return ring{limit: limit, peak: limit} }
 
 func (r *ring) Len() int { return r.n }
 
@@ -29,8 +29,14 @@ func (r *ring) Free() int { return max(r.limit-r.n, 0) }
 // Allocated is the memory the ring holds now.
 func (r *ring) Allocated() int { return len(r.buf) }
 
+// Peak is the largest limit the ring has had.
+func (r *ring) Peak() int { return r.peak }
+
 // SetLimit changes the limit. Octets already held stay, even above it.
-func (r *ring) SetLimit(limit int) { r.limit = limit }
+func (r *ring) SetLimit(limit int) {
+	r.limit = limit
+	r.peak = max(r.peak, limit)
+}
 
 // Write appends as much of p as fits under the limit and returns how much
 // that was.

@@ -116,16 +116,28 @@ func (t *TCB) advertise() uint16 {
 	// RFC 7323 §2.4: the scaled field says the window only to 2^shift
 	// octets, and the peer computes the edge as SEG.ACK + (SEG.WND <<
 	// shift). Rounded down, that edge moves left of the one it was given
-	// as RCV.NXT advances by less than the granularity; gVisor lets it.
+	// as RCV.NXT advances by less than the granularity (gVisor lets it).
 	// We round down when that still reaches the old edge, and otherwise
-	// up, just far enough, as Linux does (tcp_select_window: ALIGN): the
-	// edge then never moves left, and the edge we accept to is exactly
-	// the one advertised. Rounding up can promise a little more than the
-	// buffer's free space (under 2^shift octets per ACK while it fills);
-	// the buffer takes it (ring.WriteAll).
+	// up, just far enough, as Linux does (tcp_select_window: ALIGN), so
+	// the edge does not move left and the edge we accept to is exactly
+	// the one advertised. Rounding up promises a little more than the
+	// buffer has room for, which it takes (ring.WriteAll).
 	w := target.Sub(t.RCV.NXT) >> t.RCV.Shift
 	if t.RCV.NXT.Add(w << t.RCV.Shift).LessThan(old) {
-		w = (old.Sub(t.RCV.NXT) + 1<<t.RCV.Shift - 1) >> t.RCV.Shift
+		up := (old.Sub(t.RCV.NXT) + 1<<t.RCV.Shift - 1) >> t.RCV.Shift
+		// Deviation: rounding up again on every ACK of a filling buffer
+		// promises up to 2^shift-1 octets more each time (about g/MSS of
+		// the window, 9% at shift 7, while it fills), and would keep the
+		// window open forever to a sender of segments smaller than the
+		// granularity. Linux bounds that by dropping data over its memory
+		// limit; we let the buffer go an eighth (or one granularity, if
+		// more) past the largest it has been (Peak, which honours windows
+		// advertised before SetRecvBuffer lowered it), and past that round
+		// down, moving the edge left by less than 2^shift, as gVisor
+		// always does.
+		if int(t.RCV.NXT.Add(up<<t.RCV.Shift).Sub(t.readSeq())) <= t.rcvBuf.Peak()+max(t.rcvBuf.Peak()/8, 1<<t.RCV.Shift) {
+			w = up
+		}
 	}
 	if w > 65535 {
 		// The field caps the window: RCV.WND, and with it what the first
