@@ -23,7 +23,10 @@ type rcvTune struct {
 	rtt time.Duration
 	// lastTSecr is the TSecr of the last timestamp sample: the later
 	// segments of a flight echo the same one and would sample more.
+	// rcvMSS is the largest text of a segment seen: what the peer's
+	// full-sized segments carry.
 	lastTSecr uint32
+	rcvMSS    int
 	// rttSeq is a right edge we advertised at rttAt, while rttAt is set:
 	// data reaching it took about one round trip.
 	rttSeq Seq
@@ -86,14 +89,17 @@ func (t *TCB) readSeq() Seq { return t.RCV.NXT.Add(-uint32(t.rcvBuf.Len())) }
 // remote TCP"). RFC 7323 §4 measures the sender's RTT this way; the
 // receiver does the same from a full-sized segment of the sender's.
 //
-// Deviation (Linux's tcp_rcv_rtt_measure_ts and tcp_rcv_rtt_update): one
-// sample per echoed TSval, a smaller one taken at once, a larger one
-// averaged in with gain 1/8, and at least one tick (1 ms, our timestamp
-// clock, RFC 7323 §5.4).
+// Deviation (Linux's tcp_rcv_rtt_measure_ts and tcp_rcv_rtt_update): only
+// from a segment as large as the largest seen (the sender's full-sized
+// segments: gVisor's carry 1420 octets where ours carry 1448), one sample
+// per echoed TSval, a smaller one taken at once, a larger one averaged in
+// with gain 1/8, and at least one tick (1 ms, our timestamp clock, RFC
+// 7323 §5.4).
 func (t *TCB) rcvRTTFromTS(seg *Segment, n int, now time.Time) {
 	a := &t.tune
 	o := &seg.Options
-	if !a.on || !t.tsOn || !o.HasTimestamps || o.TSEcr == a.lastTSecr || n < t.cfg.MSS-t.optionSpace() && n < t.sndMSS {
+	a.rcvMSS = max(a.rcvMSS, min(n, t.cfg.MSS))
+	if !a.on || !t.tsOn || !o.HasTimestamps || o.TSEcr == a.lastTSecr || n < a.rcvMSS {
 		return
 	}
 	a.lastTSecr = o.TSEcr

@@ -301,18 +301,27 @@ func TestAutotune_ReceiverRTT(t *testing.T) {
 		cfg.DisableTimestamps = false
 		h := established(t, cfg)
 		// Our last ACK's TSval comes back on a full-sized segment 40 ms
-		// later.
+		// later (1420 octets: a gVisor sender's).
 		h.now = h.now.Add(40 * time.Millisecond)
-		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, Len: 1448})
-		h.rcv = h.rcv.Add(1448)
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, Len: 1420})
+		h.rcv = h.rcv.Add(1420)
 		if got := h.Info().RcvRTT; got != 40*time.Millisecond {
 			t.Fatalf("receiver RTT %v, want 40ms", got)
 		}
 		// A later segment echoing the same TSval is no new sample.
 		h.now = h.now.Add(10 * time.Millisecond)
-		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, Len: 1448})
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, Len: 1420})
+		h.rcv = h.rcv.Add(1420)
 		if got := h.Info().RcvRTT; got != 40*time.Millisecond {
 			t.Fatalf("receiver RTT %v after a repeated TSecr, want 40ms", got)
+		}
+		// Nor is a short segment echoing a new one: a sender with little
+		// to send may have held it.
+		expect(t, h, sg{SEQ: h.snd, ACK: h.rcv, Flags: ACK})
+		h.now = h.now.Add(80 * time.Millisecond)
+		send(t, h, sg{SEQ: h.rcv, ACK: h.snd, Flags: ACK, Len: 100})
+		if got := h.Info().RcvRTT; got != 40*time.Millisecond {
+			t.Fatalf("receiver RTT %v after a short segment, want 40ms", got)
 		}
 	})
 }
