@@ -192,12 +192,16 @@ func benchAction(c *cli.Context) error {
 // describeHandmade prints the hand-built stack's settings that matter
 // for throughput, defaults resolved.
 func describeHandmade(c handmade.Config) string {
-	buf := func(n int) string {
+	buf := func(n, def int) string {
 		if n == 0 {
-			return "1MiB (default)"
+			return formatSize(int64(def)) + " (default)"
 		}
 		return formatSize(int64(n))
 	}
+	rcv := buf(c.RecvBuffer, 128<<10)
+	if !c.DisableRecvAutotune {
+		rcv += ", autotuned up to " + buf(c.MaxRecvBuffer, 6<<20)
+	}
 	return fmt.Sprintf("cc=newreno sndbuf=%s rcvbuf=%s sack=%t ts=%t wscale=%t delayed_ack=%t nagle=%t",
-		buf(c.SendBuffer), buf(c.RecvBuffer), !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
+		buf(c.SendBuffer, 1<<20), rcv, !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
 }
