@@ -10,16 +10,18 @@ import "time"
 // sender of this segment is willing to accept"); RFC 7323 §2 gives the
 // window the room to grow. Every rule below is a heuristic of Linux's
 // (tcp_rcv_space_adjust, tcp_rcv_rtt_measure, tcp_rcv_rtt_measure_ts)
-// and gVisor's (ModerateRecvBuf), labelled as such: each measured round
-// trip, the receive buffer grows to about twice what the application read
-// in it, when that was more than the round trip before, up to
-// MaxRecvBuffer. It never shrinks, so the window's right edge never moves
-// left (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4).
+// and gVisor's (ModerateRecvBuf), labelled as such, and our own where
+// theirs grew the window on paths that did not need it: each measured
+// round trip in which the window held the sender back, the receive buffer
+// grows to about twice what the application read in it, when that was
+// more than before, up to MaxRecvBuffer. It never shrinks, so the
+// window's right edge never moves left (RFC 9293 §3.8.6.2.2, RFC 7323
+// §2.4).
 type rcvTune struct {
 	on bool
 	// rtt is the receiver's round-trip estimate, 0 until a sample:
-	// from timestamps (rttFromTS) or, without them, from the window
-	// (rttSeq, rttAt).
+	// from timestamps (rcvRTTFromTS) or, without them, from the window
+	// (rcvRTTFromWindow).
 	rtt time.Duration
 	// lastTSecr is the TSecr of the last timestamp sample: the later
 	// segments of a flight echo the same one and would sample more.
@@ -27,17 +29,28 @@ type rcvTune struct {
 	// full-sized segments carry.
 	lastTSecr uint32
 	rcvMSS    int
+	// tsSent is when each of the last few TSvals we sent first went out,
+	// so a sample that echoes one is as fine as our clock, not as coarse
+	// as the timestamp tick.
+	tsSent [4]struct {
+		val uint32
+		at  time.Time
+	}
+	tsNext int
 	// rttSeq is a right edge we advertised at rttAt, while rttAt is set:
 	// data reaching it took about one round trip.
 	rttSeq Seq
 	rttAt  time.Time
+	// windowLimited: since the measurement started, data reached a right
+	// edge within two round trips of our advertising it.
+	windowLimited bool
 	// The measurement of the application's reading: seq is the sequence
-	// number of the next octet it was to read at time at (zero: not
-	// started); space is what it read in the last round trip that grew
-	// the buffer.
-	seq   Seq
-	at    time.Time
-	space int
+	// number of the next octet it was to read and nxt was RCV.NXT at
+	// time at (zero: not started); space is what was counted in the last
+	// round trip that grew the buffer.
+	seq, nxt Seq
+	at       time.Time
+	space    int
 }
 
 // recvBufferFor is the sizing rule: the receive buffer for an application
@@ -45,16 +58,24 @@ type rcvTune struct {
 // the buffer was last sized from.
 //
 // Deviation: no RFC sizes the buffer; this is Linux's
-// tcp_rcv_space_adjust (gVisor's ModerateRecvBuf is the same). Twice
-// what was read, so one loss (a round trip of data held out of order
-// while its hole is repaired) does not shut the window, plus 16 segments
-// for variation; and if reading grew, twice that growth again, because
-// a sender in slow start doubles its window each round trip and the
-// window we advertise now is for the round trip after the next.
+// tcp_rcv_space_adjust in its earlier form. Twice what was read, so one
+// loss (a round trip of data held out of order while its hole is
+// repaired) does not shut the window, plus 16 segments for variation;
+// and if reading grew by half or more, twice that again (by a quarter,
+// half again), because a sender in slow start doubles its window each
+// round trip and the window we advertise now is for the round trip after
+// the next. Today's Linux and gVisor (ModerateRecvBuf) add twice the
+// growth in proportion, without bound, so one round trip whose count
+// jumped (a reader or a link that stalled, then caught up) takes the
+// buffer to its cap; the earlier form grows it at most fourfold a step.
 func recvBufferFor(copied, space, mss int) int {
 	size := 2*copied + 16*mss
-	if space > 0 && copied > space {
-		size += 2 * (size * (copied - space) / space)
+	switch {
+	case space <= 0:
+	case copied >= space+space/2:
+		size *= 2
+	case copied >= space+space/4:
+		size += size / 2
 	}
 	return size
 }
@@ -89,12 +110,15 @@ func (t *TCB) readSeq() Seq { return t.RCV.NXT.Add(-uint32(t.rcvBuf.Len())) }
 // remote TCP"). RFC 7323 §4 measures the sender's RTT this way; the
 // receiver does the same from a full-sized segment of the sender's.
 //
-// Deviation (Linux's tcp_rcv_rtt_measure_ts and tcp_rcv_rtt_update): only
-// from a segment as large as the largest seen (the sender's full-sized
-// segments: gVisor's carry 1420 octets where ours carry 1448), one sample
-// per echoed TSval, a smaller one taken at once, a larger one averaged in
-// with gain 1/8, and at least one tick (1 ms, our timestamp clock, RFC
-// 7323 §5.4).
+// Deviation (Linux's tcp_rcv_rtt_measure_ts): only from a segment as
+// large as the largest seen (the sender's full-sized segments: gVisor's
+// carry 1420 octets where ours carry 1448), and one sample per echoed
+// TSval: the first segment to echo it answers the first ACK that carried
+// it, so the sample is timed from when that ACK went out (tsSent) if we
+// still know, else counted in ticks of 1 ms (RFC 7323 §5.4), at least
+// one. As gVisor (not Linux, which averages), the estimate is the least
+// sample: on a path whose queue fills as the window grows, an average
+// follows the queue up and the window with it.
 func (t *TCB) rcvRTTFromTS(seg *Segment, n int, now time.Time) {
 	a := &t.tune
 	o := &seg.Options
@@ -103,33 +127,57 @@ func (t *TCB) rcvRTTFromTS(seg *Segment, n int, now time.Time) {
 		return
 	}
 	a.lastTSecr = o.TSEcr
-	d := int32(t.tsNow(now) - o.TSEcr)
-	if d < 0 {
-		return
+	var r time.Duration
+	for _, s := range a.tsSent {
+		if s.val == o.TSEcr && !s.at.IsZero() {
+			r = now.Sub(s.at)
+		}
 	}
-	r := max(time.Duration(d)*(time.Second/tsHz), time.Second/tsHz)
+	if r <= 0 {
+		d := int32(t.tsNow(now) - o.TSEcr)
+		if d < 0 {
+			return
+		}
+		r = max(time.Duration(d), 1) * (time.Second / tsHz)
+	}
 	if a.rtt == 0 || r < a.rtt {
 		a.rtt = r
-	} else {
-		a.rtt += (r - a.rtt) / 8
 	}
 }
 
-// rcvRTTFromWindow, without timestamps, times a right edge we advertised
-// to the data that reaches it: about one round trip when the sender is
-// held back by the window, more when it is not.
-//
-// Deviation (Linux's tcp_rcv_rtt_measure, gVisor's updateRTT): only a
-// smaller sample is taken, so the estimate is the least such time seen;
-// and, as gVisor, the handshake's sample (SRTT) counts as one: the first
-// window timed is seldom filled in one round trip by a sender still in
-// slow start, and taken alone it made the estimate four round trips.
-func (t *TCB) rcvRTTFromWindow(now time.Time) {
+// tsSentAt notes that an ACK carrying TSval v goes out now (rcvRTTFromTS).
+func (t *TCB) tsSentAt(v uint32, now time.Time) {
 	a := &t.tune
-	if !a.on || t.tsOn || a.rttAt.IsZero() || t.RCV.NXT.LessThan(a.rttSeq) {
+	last := &a.tsSent[(a.tsNext+len(a.tsSent)-1)%len(a.tsSent)]
+	if !a.on || last.val == v && !last.at.IsZero() {
 		return
 	}
-	if r, cur := now.Sub(a.rttAt), t.rcvRTT(); r > 0 && (cur == 0 || r < cur) {
+	a.tsSent[a.tsNext].val, a.tsSent[a.tsNext].at = v, now
+	a.tsNext = (a.tsNext + 1) % len(a.tsSent)
+}
+
+// rcvRTTFromWindow times a right edge we advertised to the data that
+// reaches it: about one round trip when the sender is held back by the
+// window, more when it is not. A time within two round trips marks the
+// transfer window-limited: only then does the buffer grow
+// (tuneRecvBuffer).
+//
+// Deviation (Linux's tcp_rcv_rtt_measure, gVisor's updateRTT): without
+// timestamps, a smaller time is an RTT sample, so the estimate is the
+// least such time seen; and, as gVisor, the handshake's sample (SRTT)
+// counts as one: the first window timed is seldom filled in one round
+// trip by a sender still in slow start, and taken alone it made the
+// estimate four round trips.
+func (t *TCB) rcvRTTFromWindow(now time.Time) {
+	a := &t.tune
+	if !a.on || a.rttAt.IsZero() || t.RCV.NXT.LessThan(a.rttSeq) {
+		return
+	}
+	r, cur := now.Sub(a.rttAt), t.rcvRTT()
+	if r <= 2*cur {
+		a.windowLimited = true
+	}
+	if !t.tsOn && r > 0 && (cur == 0 || r < cur) {
 		a.rtt = r
 	}
 	a.rttAt = time.Time{}
@@ -139,7 +187,7 @@ func (t *TCB) rcvRTTFromWindow(now time.Time) {
 // advertisement, unless one is running.
 func (t *TCB) rcvRTTWindowSent(now time.Time) {
 	a := &t.tune
-	if a.on && !t.tsOn && a.rttAt.IsZero() && t.RCV.NXT.LessThan(t.RCV.edge) {
+	if a.on && a.rttAt.IsZero() && t.RCV.NXT.LessThan(t.RCV.edge) {
 		a.rttSeq, a.rttAt = t.RCV.edge, now
 	}
 }
@@ -149,14 +197,18 @@ func (t *TCB) rcvRTTWindowSent(now time.Time) {
 // what the application read in it (recvBufferFor), never smaller than it
 // is and never over MaxRecvBuffer. before is readSeq before the read.
 //
-// Deviation: Linux's tcp_rcv_space_adjust, run from recvmsg as here.
+// Deviation: Linux's tcp_rcv_space_adjust, run from recvmsg as here, but
+// counting the lesser of what the application read and what arrived in
+// the round trip: an application that was held up and then drains its
+// backlog reads many round trips' worth in one, while what a window must
+// carry is what the path delivers in one.
 func (t *TCB) tuneRecvBuffer(before Seq, now time.Time) {
 	a := &t.tune
 	if !a.on {
 		return
 	}
 	if a.at.IsZero() {
-		a.seq, a.at = before, now
+		a.seq, a.nxt, a.at = before, t.RCV.NXT, now
 		return
 	}
 	rtt := t.rcvRTT()
@@ -164,13 +216,21 @@ func (t *TCB) tuneRecvBuffer(before Seq, now time.Time) {
 		return
 	}
 	seq := t.readSeq()
-	if copied := int(seq.Sub(a.seq)); copied > a.space {
+	// Deviation: Linux and gVisor grow whenever reading grew; we grow
+	// only if the window held the sender back in the round trip (it
+	// filled a window within two round trips, rcvRTTFromWindow). A
+	// window the sender does not fill is large enough. Growing it anyway
+	// took it to megabytes on the clean in-memory wire (round trips of
+	// 0.1 ms, in which a stalled reader or link makes the count jump),
+	// and a netstack sender then sent into us at 0.8 of its rate into
+	// itself, against 1.0 with the window at 1 MiB (tcplab bench).
+	if copied := min(int(seq.Sub(a.seq)), int(t.RCV.NXT.Sub(a.nxt))); copied > a.space && a.windowLimited {
 		if size := min(recvBufferFor(copied, a.space, t.cfg.MSS), t.cfg.MaxRecvBuffer); size > t.rcvBuf.Cap() {
 			t.rcvBuf.SetLimit(size)
 		}
 		a.space = copied
 	}
-	a.seq, a.at = seq, now
+	a.seq, a.nxt, a.at, a.windowLimited = seq, t.RCV.NXT, now, false
 }
 
 // SetRecvBuffer fixes the receive buffer at n octets and turns

@@ -91,6 +91,7 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 	t.rcvRTTWindowSent(now)
 	if t.tsOn {
 		seg.Options.HasTimestamps, seg.Options.TSVal, seg.Options.TSEcr = true, t.tsNow(now), t.tsRecent
+		t.tsSentAt(seg.Options.TSVal, now)
 	}
 	if t.sackOn && t.ooo.Len() > 0 {
 		t.fillSACK(&seg.Options)
