@@ -14,13 +14,15 @@ type Config struct {
 	SendBuffer int
 	// RecvBuffer is each connection's receive buffer in octets when it
 	// opens (default 128 KiB, Linux's tcp_rmem[1]); the receive window
-	// never exceeds the receive buffer. Receive-buffer autotuning grows
-	// the buffer while the application keeps up with a sender the window
-	// holds back: to about twice what the application read in the last
-	// round trip (autotune.go, Linux's tcp_rcv_space_adjust), at most
-	// MaxRecvBuffer (default 6 MiB, Linux's tcp_rmem[2]). The window
-	// scale we offer is the smallest that covers MaxRecvBuffer (RFC 7323
-	// §2.3). Memory is taken as data arrives, not up front.
+	// does not exceed the receive buffer (but for rounding a scaled
+	// window up, which keeps its right edge: advertise, RFC 7323 §2.4).
+	// Receive-buffer autotuning grows the buffer while the application
+	// keeps up with a sender the window holds back: to about twice what
+	// the application read in the last round trip (autotune.go, Linux's
+	// tcp_rcv_space_adjust), at most MaxRecvBuffer (default 6 MiB,
+	// Linux's tcp_rmem[2]). The window scale we offer is the smallest
+	// that covers MaxRecvBuffer (RFC 7323 §2.3). Memory is taken as data
+	// arrives, not up front.
 	//
 	// DisableRecvAutotune fixes the receive buffer at RecvBuffer (and the
 	// window scale is sized from it), as Linux does for a socket whose
