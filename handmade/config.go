@@ -8,10 +8,28 @@ import "time"
 type Config struct {
 	// MSS we advertise (RFC 9293 §3.7.1): default the link MTU less 40.
 	MSS int
-	// SendBuffer and RecvBuffer bound each connection's buffers in
-	// octets: default 1 MiB each. The receive window never exceeds
-	// RecvBuffer.
-	SendBuffer, RecvBuffer int
+	// SendBuffer bounds each connection's send buffer in octets: default
+	// 1 MiB. Like the receive buffer, its memory is taken as data is
+	// queued, not up front.
+	SendBuffer int
+	// RecvBuffer is each connection's receive buffer in octets when it
+	// opens (default 128 KiB, Linux's tcp_rmem[1]); the receive window
+	// does not exceed the receive buffer (but for rounding a scaled
+	// window up, which keeps its right edge: advertise, RFC 7323 §2.4).
+	// Receive-buffer autotuning grows the buffer while the application
+	// keeps up with a sender the window holds back: to about twice what
+	// the application read in the last round trip (autotune.go, Linux's
+	// tcp_rcv_space_adjust), at most MaxRecvBuffer (default 6 MiB,
+	// Linux's tcp_rmem[2]). The window scale we offer is the smallest
+	// that covers MaxRecvBuffer (RFC 7323 §2.3). Memory is taken as data
+	// arrives, not up front.
+	//
+	// DisableRecvAutotune fixes the receive buffer at RecvBuffer (and the
+	// window scale is sized from it), as Linux does for a socket whose
+	// SO_RCVBUF was set; Conn.SetReadBuffer does the same for one
+	// connection.
+	RecvBuffer, MaxRecvBuffer int
+	DisableRecvAutotune       bool
 
 	// DisableWindowScale, DisableTimestamps and DisableSACK turn off the
 	// RFC 7323 and RFC 2018 options we offer and accept.
@@ -88,7 +106,11 @@ func (c Config) withDefaults(mtu int) Config {
 	}
 	defInt(&c.MSS, max(mtu-40, 536))
 	defInt(&c.SendBuffer, 1<<20)
-	defInt(&c.RecvBuffer, 1<<20)
+	defInt(&c.RecvBuffer, 128<<10)
+	defInt(&c.MaxRecvBuffer, 6<<20)
+	if c.DisableRecvAutotune || c.MaxRecvBuffer < c.RecvBuffer {
+		c.MaxRecvBuffer = c.RecvBuffer
+	}
 	def(&c.DelayedACKTimeout, 40*time.Millisecond)
 	def(&c.InitialRTO, time.Second)
 	def(&c.MinRTO, 200*time.Millisecond)

@@ -103,8 +103,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case len(p) == 0:
 			return 0, nil
 		case c.tcb.Readable() > 0:
-			n := c.tcb.Read(p)
-			s.service(c, s.clock.Now())
+			now := s.clock.Now()
+			n := c.tcb.Read(p, now)
+			s.service(c, now)
 			return n, nil
 		case c.tcb.PeerClosed():
 			return 0, io.EOF
@@ -202,6 +203,22 @@ func (c *Conn) SetLinger(sec int) error {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	c.tcb.lingerAbort = sec == 0
+	return nil
+}
+
+// SetReadBuffer fixes the connection's receive buffer at bytes octets
+// and turns receive-buffer autotuning off for it, as SO_RCVBUF does
+// (net.TCPConn.SetReadBuffer on Linux). The window scale was chosen at
+// the handshake from Config.MaxRecvBuffer; a window already advertised
+// is honoured.
+func (c *Conn) SetReadBuffer(bytes int) error {
+	if bytes <= 0 {
+		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("receive buffer %d: want a positive size", bytes)}
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tcb.SetRecvBuffer(bytes)
+	c.s.service(c, c.s.clock.Now())
 	return nil
 }
 

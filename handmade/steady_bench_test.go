@@ -76,7 +76,7 @@ func BenchmarkTCBSteadyState(b *testing.B) {
 			}
 			pump(z, a)
 		}
-		for z.Read(sink) > 0 {
+		for z.Read(sink, now) > 0 {
 		}
 		now = now.Add(10 * time.Microsecond)
 		pump(z, a)

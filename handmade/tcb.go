@@ -72,6 +72,7 @@ type TCB struct {
 
 	sndBuf ring // octets from SND.UNA on
 	rcvBuf ring // in-order octets not yet read
+	tune   rcvTune
 	ooo    oooQueue
 	// dsack is the D-SACK block (RFC 2883) the next ACK reports, while
 	// dsackNow: the duplicate octets the last segment carried.
@@ -254,11 +255,16 @@ func newTCB(stackCfg *Config, local, remote netip.AddrPort, iss Seq, now time.Ti
 	t.retxNext, t.recover = t.SND.NXT, iss
 	t.lastRecvAt, t.progressAt = now, now
 	t.chalTokens, t.chalRefillAt = cfg.ChallengeACKLimit, now
+	t.rcvTuneStart()
 	return t
 }
 
-// rcvShift picks our window scale: the smallest shift that lets the
-// 16-bit field cover the receive buffer (RFC 7323 §2.2), at most 14.
+// rcvShift picks our window scale for a receive buffer that may grow to
+// buf octets: the smallest shift that lets the 16-bit field say it (RFC
+// 7323 §2.3: the shift is chosen at SYN time and "the maximum scale
+// exponent is limited to 14"). A larger shift would cost the window its
+// granularity for nothing; a smaller one would cap the window below the
+// buffer autotuning may grow to.
 func rcvShift(buf int) uint8 {
 	var s uint8
 	for s < 14 && buf>>s > 65535 {
@@ -308,7 +314,7 @@ func (t *TCB) takeSynOptions(seg *Segment, passive bool) {
 	// a shift above 14 is taken as 14 (§2.3).
 	if o.HasWScale && !t.cfg.DisableWindowScale {
 		t.SND.Shift = min(o.WScale, 14)
-		t.RCV.Shift = rcvShift(t.cfg.RecvBuffer)
+		t.RCV.Shift = rcvShift(t.cfg.MaxRecvBuffer)
 		t.wsOffered = true
 	} else {
 		t.SND.Shift, t.RCV.Shift = 0, 0
@@ -379,15 +385,21 @@ func (t *TCB) Write(p []byte, now time.Time) int {
 	return t.sndBuf.Write(p)
 }
 
-// Read is RECEIVE (RFC 9293 §3.10.3): it takes in-order data. A window
-// that grew enough is announced (RFC 9293 §3.8.6.2.2).
-func (t *TCB) Read(p []byte) int {
+// Read is RECEIVE (RFC 9293 §3.10.3): it takes in-order data, and
+// autotuning sizes the receive buffer from how fast the application
+// reads (autotune.go). A window that grew enough is announced (RFC 9293
+// §3.8.6.2.2).
+func (t *TCB) Read(p []byte, now time.Time) int {
+	before := t.readSeq()
 	n := t.rcvBuf.Read(p)
 	// Only a peer that may still send cares that the window opened: after
 	// its FIN (CLOSE-WAIT and later) a window update is noise.
 	peerSends := t.State == Established || t.State == FinWait1 || t.State == FinWait2
-	if n > 0 && peerSends && t.windowGrewEnough() {
-		t.ackNow = true
+	if n > 0 && peerSends {
+		t.tuneRecvBuffer(before, now)
+		if t.windowGrewEnough() {
+			t.ackNow = true
+		}
 	}
 	return n
 }
@@ -532,8 +544,12 @@ type Info struct {
 	Timestamps, SACK   bool
 	Unacked, Buffered  int // octets in flight; octets queued to send
 	Readable           int
-	Retransmissions    uint64
-	Counters           TCBCounters
+	// RcvBuf is the receive buffer's size (autotuning grows it), RcvRTT
+	// the receiver's round-trip estimate autotuning measures over.
+	RcvBuf          int
+	RcvRTT          time.Duration
+	Retransmissions uint64
+	Counters        TCBCounters
 	// SoftError is the last soft ICMP error reported for the connection
 	// (RFC 9293 §3.9.2.2, SHLD-25), empty if none.
 	SoftError string
@@ -547,6 +563,7 @@ func (t *TCB) Info() Info {
 		SndMSS: t.sndMSS, PeerMSS: t.peerMSS, SndShift: t.SND.Shift, RcvShift: t.RCV.Shift,
 		Timestamps: t.tsOn, SACK: t.sackOn, CongestionControl: t.cfg.CongestionControl,
 		Unacked: int(t.SND.NXT.Sub(t.SND.UNA)), Buffered: t.sndBuf.Len(), Readable: t.rcvBuf.Len(),
+		RcvBuf: t.rcvBuf.Cap(), RcvRTT: t.rcvRTT(),
 		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters, SoftError: t.softErr,
 	}
 	if t.cc != nil {

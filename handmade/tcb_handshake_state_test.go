@@ -121,11 +121,16 @@ func TestSynSent_DataBeforeOurACK_Acceptable(t *testing.T) {
 // either, and our later windows are (Rcv.Wind.Shift).
 func TestSynSent_WindowScale_NotAppliedToSYNWindow(t *testing.T) {
 	cfg := Config{DisableTimestamps: true, DisableSACK: true, DisableDelayedACK: true}
-	h := synSent(t, cfg) // asserts WND 65535 and WScale 5 on our SYN
+	h := synSent(t, cfg) // asserts WND 65535 on our SYN
+	if h.out.Options.WScale != 7 {
+		// RFC 7323 §2.3: the smallest shift that says the largest window,
+		// MaxRecvBuffer's default 6 MiB: 65535 << 7 covers it, << 6 not.
+		t.Fatalf("we offered window scale %d, want 7", h.out.Options.WScale)
+	}
 	send(t, h, sg{SEQ: peerISS, ACK: ourISS.Add(1), Flags: SYN | ACK, WND: 1000,
 		Opts: &Options{MSS: 1460, HasMSS: true, WScale: 7, HasWScale: true}})
-	// 1 MiB receive buffer >> 5.
-	expect(t, h, sg{SEQ: ourISS.Add(1), ACK: peerISS.Add(1), Flags: ACK, WND: (1 << 20) >> 5})
+	// The initial 128 KiB receive buffer >> 7.
+	expect(t, h, sg{SEQ: ourISS.Add(1), ACK: peerISS.Add(1), Flags: ACK, WND: (128 << 10) >> 7})
 	if h.SND.WND != 1000 {
 		t.Fatalf("SND.WND %d, want 1000 (unscaled)", h.SND.WND)
 	}
@@ -154,7 +159,7 @@ func TestSynSent_RTO_RetransmitBackoffGiveUp(t *testing.T) {
 		h.tick(rto - time.Millisecond)
 		expectNothing(t, h)
 		h.tick(time.Millisecond)
-		expect(t, h, sg{SEQ: ourISS, Flags: SYN, WND: 65535, Opts: synOpts(*h.cfg, 1460, 5)})
+		expect(t, h, sg{SEQ: ourISS, Flags: SYN, WND: 65535, Opts: synOpts(*h.cfg, 1460, rcvShift(h.cfg.MaxRecvBuffer))})
 		rto *= 2
 	}
 	h.tick(rto)

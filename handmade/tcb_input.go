@@ -540,6 +540,7 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 	if len(text) > 0 {
 		hadGap := t.ooo.Len() > 0
 		t.deliver(text)
+		t.rcvRTTFromTS(seg, len(text), now)
 		for !fin {
 			h, ok := t.ooo.next(t.RCV.NXT)
 			if !ok {
@@ -552,6 +553,7 @@ func (t *TCB) processText(seg *Segment, now time.Time) {
 			// RFC 5681 §4.2: a segment that fills a gap is ACKed at once.
 			t.ackNow = true
 		}
+		t.rcvRTTFromWindow(now)
 		t.scheduleACK(len(text), now)
 	}
 	// Eighth check: FIN, once every octet before it has arrived.
@@ -615,8 +617,11 @@ func (t *TCB) noteDuplicate(seq Seq, n int) {
 	t.ackNow = true
 }
 
+// deliver queues in-order text for the application. All of it: text
+// is trimmed to the window we advertised, which the buffer had room for
+// then (WriteAll), even if SetRecvBuffer lowered it since.
 func (t *TCB) deliver(text []byte) {
-	n := t.rcvBuf.Write(text)
+	n := t.rcvBuf.WriteAll(text)
 	t.RCV.NXT = t.RCV.NXT.Add(uint32(n))
 }
 

@@ -57,7 +57,8 @@ func (t *TCB) fillSYN(now time.Time, seg *Segment) {
 	o.MSS, o.HasMSS = uint16(min(t.cfg.MSS, 65535)), true
 	active := t.State == SynSent
 	if (active && !t.cfg.DisableWindowScale) || (!active && t.wsOffered) {
-		o.WScale, o.HasWScale = rcvShift(t.cfg.RecvBuffer), true
+		// RFC 7323 §2.3: sized from the largest the buffer may grow to.
+		o.WScale, o.HasWScale = rcvShift(t.cfg.MaxRecvBuffer), true
 		if active {
 			t.RCV.Shift = o.WScale
 		}
@@ -89,8 +90,10 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 	seg.Flags |= ACK
 	seg.ACK = t.RCV.NXT
 	seg.WND = t.advertise()
+	t.rcvRTTWindowSent(now)
 	if t.tsOn {
 		seg.Options.HasTimestamps, seg.Options.TSVal, seg.Options.TSEcr = true, t.tsNow(now), t.tsRecent
+		t.tsSentAt(seg.Options.TSVal, now)
 	}
 	if t.sackOn && (t.ooo.Len() > 0 || t.dsackNow) {
 		t.fillSACK(&seg.Options)
@@ -101,17 +104,44 @@ func (t *TCB) fillACK(now time.Time, seg *Segment) {
 
 // advertise computes the window field: what the receive buffer can take,
 // moved right only in steps of at least min(half the buffer, one MSS)
-// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2), never left (RFC 9293
-// §3.8.6, MUST-? "SHOULD NOT shrink"), scaled by Rcv.Wind.Shift.
+// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2, MUST-39), never left
+// (RFC 9293 §3.8.6: the receiver "SHOULD NOT shrink the window", SHLD-14;
+// RFC 7323 §2.4), scaled by Rcv.Wind.Shift.
 func (t *TCB) advertise() uint16 {
 	could := t.RCV.NXT.Add(uint32(t.rcvBuf.Free()))
 	if t.RCV.edge.LessThan(t.RCV.NXT) {
 		t.RCV.edge = t.RCV.NXT
 	}
-	if int(could.Sub(t.RCV.edge)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS) || t.RCV.edge == t.RCV.NXT && could != t.RCV.NXT {
-		t.RCV.edge = could
+	old, target := t.RCV.edge, t.RCV.edge
+	if old.LessThan(could) && (int(could.Sub(old)) >= min(t.rcvBuf.Cap()/2, t.cfg.MSS) || old == t.RCV.NXT) {
+		target = could
 	}
-	w := t.RCV.edge.Sub(t.RCV.NXT) >> t.RCV.Shift
+	// RFC 7323 §2.4: the scaled field says the window only to 2^shift
+	// octets, and the peer computes the edge as SEG.ACK + (SEG.WND <<
+	// shift). Rounded down, that edge moves left of the one it was given
+	// as RCV.NXT advances by less than the granularity (gVisor lets it).
+	// We round down when that still reaches the old edge, and otherwise
+	// up, just far enough, as Linux does (tcp_select_window: ALIGN), so
+	// the edge does not move left and the edge we accept to is exactly
+	// the one advertised. Rounding up promises a little more than the
+	// buffer has room for, which it takes (ring.WriteAll).
+	w := target.Sub(t.RCV.NXT) >> t.RCV.Shift
+	if t.RCV.NXT.Add(w << t.RCV.Shift).LessThan(old) {
+		up := (old.Sub(t.RCV.NXT) + 1<<t.RCV.Shift - 1) >> t.RCV.Shift
+		// Deviation: rounding up again on every ACK of a filling buffer
+		// promises up to 2^shift-1 octets more each time (about g/MSS of
+		// the window, 9% at shift 7, while it fills), and would keep the
+		// window open forever to a sender of segments smaller than the
+		// granularity. Linux bounds that by dropping data over its memory
+		// limit; we let the buffer go an eighth (or one granularity, if
+		// more) past the largest it has been (Peak, which honours windows
+		// advertised before SetRecvBuffer lowered it), and past that round
+		// down, moving the edge left by less than 2^shift, as gVisor
+		// always does.
+		if int(t.RCV.NXT.Add(up<<t.RCV.Shift).Sub(t.readSeq())) <= t.rcvBuf.Peak()+max(t.rcvBuf.Peak()/8, 1<<t.RCV.Shift) {
+			w = up
+		}
+	}
 	if w > 65535 {
 		// The field caps the window: RCV.WND, and with it what the first
 		// check accepts (RFC 9293 §3.10.7.4: "RCV.NXT =< SEG.SEQ <
@@ -119,10 +149,8 @@ func (t *TCB) advertise() uint16 {
 		// edge is not moved left of a window already advertised: that
 		// one was capped the same way from an older RCV.NXT.
 		w = 65535
-		t.RCV.edge = t.RCV.NXT.Add(65535 << t.RCV.Shift)
 	}
-	// Rounding down by the shift must not move the edge left of what we
-	// accept: data is accepted up to RCV.edge, which stays.
+	t.RCV.edge = t.RCV.NXT.Add(w << t.RCV.Shift)
 	return uint16(w)
 }
 

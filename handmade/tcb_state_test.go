@@ -201,7 +201,7 @@ func wantState(t *testing.T, h *harness, want State) {
 func wantRead(t *testing.T, h *harness, n int) []byte {
 	t.Helper()
 	p := make([]byte, n+1)
-	got := h.Read(p)
+	got := h.Read(p, h.now)
 	if got != n {
 		t.Fatalf("read %d octets, want %d", got, n)
 	}
@@ -235,7 +235,7 @@ func synSent(t *testing.T, cfg Config) *harness {
 	h := newHarness(cfg)
 	h.TCB = newTCB(h.cfg, ourAddr, peerAddr, ourISS, h.now)
 	h.openActive(h.now)
-	expect(t, h, sg{SEQ: ourISS, Flags: SYN, WND: min(h.cfg.RecvBuffer, 65535), Opts: synOpts(*h.cfg, 1460, 5)})
+	expect(t, h, sg{SEQ: ourISS, Flags: SYN, WND: min(h.cfg.RecvBuffer, 65535), Opts: synOpts(*h.cfg, 1460, rcvShift(h.cfg.MaxRecvBuffer))})
 	wantState(t, h, SynSent)
 	h.snd = ourISS.Add(1)
 	return h
@@ -250,7 +250,7 @@ func synReceived(t *testing.T, cfg Config) *harness {
 	h.TCB = newTCB(h.cfg, ourAddr, peerAddr, ourISS, h.now)
 	syn := h.segment(sg{SEQ: peerISS, Flags: SYN, Opts: h.peerSynOpts(1460)})
 	h.openPassive(&syn, h.now)
-	o := synOpts(*h.cfg, 1460, 5)
+	o := synOpts(*h.cfg, 1460, rcvShift(h.cfg.MaxRecvBuffer))
 	o.TSEcr = h.peerTS
 	expect(t, h, sg{SEQ: ourISS, ACK: peerISS.Add(1), Flags: SYN | ACK, WND: 65535, Opts: o})
 	wantState(t, h, SynReceived)

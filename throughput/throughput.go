@@ -29,20 +29,42 @@ import (
 type Profile struct {
 	Name string
 	Wire wire.Impairment
+	// QueueLen, if set, is the wire's packets in flight per direction
+	// (wire.PipeConfig.QueueLen), for a wire longer than its default
+	// 1024 packets carry.
+	QueueLen int
+	// Buffers, if set, sizes both stacks' buffers for the profile alike:
+	// each sender's send buffer (handmade SendBuffer, netstack's default
+	// and largest) is Buffers octets, so the receiver's window, not the
+	// sender's buffer, is what bounds a long path.
+	Buffers int
 }
 
 // Profiles are the named profiles of issue #6: clean; lossy (1% loss,
 // 20 ms RTT); harsh (5% loss, 5% reordering, 10 ms RTT). The RTT is
 // the wire's delay both ways.
 var Profiles = []Profile{
-	{"clean", wire.Impairment{}},
-	{"lossy", wire.Impairment{Loss: 0.01, Delay: 10 * time.Millisecond}},
-	{"harsh", wire.Impairment{Loss: 0.05, Reorder: 0.05, Delay: 5 * time.Millisecond}},
+	{Name: "clean", Wire: wire.Impairment{}},
+	{Name: "lossy", Wire: wire.Impairment{Loss: 0.01, Delay: 10 * time.Millisecond}},
+	{Name: "harsh", Wire: wire.Impairment{Loss: 0.05, Reorder: 0.05, Delay: 5 * time.Millisecond}},
 }
 
-// LookupProfile finds a profile by name.
+// ExtraProfiles are named profiles left out of the default list because
+// they take long: lfn, a long fat network (100 ms RTT, clean), whose
+// bandwidth-delay product is more than a 1 MiB window: only a receiver
+// whose window grows past it (receive-buffer autotuning, issue #6) fills
+// it. Its wire carries 8192 packets per direction (12 MB: 980 Mbit/s at
+// 100 ms) and the senders get 8 MiB send buffers; slow start takes about
+// a second to open the window, so run it longer than the default 2 s:
+//
+//	tcplab bench --profiles lfn --duration 10s --size 1GiB
+var ExtraProfiles = []Profile{
+	{Name: "lfn", Wire: wire.Impairment{Delay: 50 * time.Millisecond}, QueueLen: 8192, Buffers: 8 << 20},
+}
+
+// LookupProfile finds a profile by name, default or extra.
 func LookupProfile(name string) (Profile, bool) {
-	for _, p := range Profiles {
+	for _, p := range slices.Concat(Profiles, ExtraProfiles) {
 		if p.Name == name {
 			return p, true
 		}
@@ -335,6 +357,16 @@ func median(sorted []float64) float64 {
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
+// sized applies the profile's buffer sizes to both stacks' options.
+func (p Profile) sized(opt Options) Options {
+	if p.Buffers > 0 {
+		opt.Handmade.SendBuffer = p.Buffers
+		opt.Netstack.SendBufferDefault = p.Buffers
+		opt.Netstack.SendBufferMax = max(opt.Netstack.SendBufferMax, p.Buffers)
+	}
+	return opt
+}
+
 // endpoint is a stack under a transfer.
 type endpoint struct {
 	dial            func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
@@ -382,7 +414,8 @@ func cpuTime() time.Duration {
 // the time from the handshake's end to the server's EOF.
 func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed int64, capture io.Writer) (run Run) {
 	run.Seed = seed
-	a, b := wire.Pipe(wire.PipeConfig{Seed: seed, AtoB: prof.Wire, BtoA: prof.Wire})
+	a, b := wire.Pipe(wire.PipeConfig{Seed: seed, AtoB: prof.Wire, BtoA: prof.Wire, QueueLen: prof.QueueLen})
+	opt = prof.sized(opt)
 	defer a.Close()
 	var cl wire.Link = a
 	if capture != nil {

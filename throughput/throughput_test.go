@@ -107,6 +107,23 @@ func TestForCC(t *testing.T) {
 	}
 }
 
+// The lfn profile is found by name but is not run by default.
+func TestExtraProfiles(t *testing.T) {
+	p, ok := LookupProfile("lfn")
+	if !ok || p.Wire.Delay != 50*time.Millisecond || p.QueueLen == 0 || p.Buffers == 0 {
+		t.Fatalf("lfn: %+v, %v", p, ok)
+	}
+	for _, d := range Profiles {
+		if d.Name == "lfn" {
+			t.Error("lfn is in the default profiles")
+		}
+	}
+	opt := p.sized(Options{}.withDefaults())
+	if opt.Handmade.SendBuffer != p.Buffers || opt.Netstack.SendBufferDefault != p.Buffers || opt.Netstack.SendBufferMax < p.Buffers {
+		t.Errorf("buffers not applied alike: handmade %d, netstack %d/%d", opt.Handmade.SendBuffer, opt.Netstack.SendBufferDefault, opt.Netstack.SendBufferMax)
+	}
+}
+
 func TestMedian(t *testing.T) {
 	for _, tc := range []struct {
 		in   []float64
@@ -139,6 +156,27 @@ func BenchmarkPairings(b *testing.B) {
 				b.ReportMetric(float64(rt)/float64(b.N), "retrans/op")
 			})
 		}
+	}
+}
+
+// BenchmarkLFNPairings measures every pairing on the lfn profile (100
+// ms RTT), where a receiver whose window does not grow past 1 MiB is
+// held to 84 Mbit/s: go test -bench LFN -benchtime 1x ./throughput.
+// Each transfer is 128 MiB, so slow start's first second weighs less.
+func BenchmarkLFNPairings(b *testing.B) {
+	prof, _ := LookupProfile("lfn")
+	for _, p := range Pairings {
+		b.Run(prof.Name+"/"+p.Client+"-to-"+p.Server, func(b *testing.B) {
+			const size = 128 << 20
+			b.SetBytes(size)
+			b.ReportAllocs()
+			opt := Options{Size: size, Duration: time.Minute}.withDefaults()
+			for i := 0; b.Loop(); i++ {
+				if run := transfer(context.Background(), p, prof, opt, int64(i), nil); run.Error != "" {
+					b.Fatal(run.Error)
+				}
+			}
+		})
 	}
 }
 

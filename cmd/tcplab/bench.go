@@ -27,6 +27,14 @@ in-memory wire, under each profile:
    lossy   1% loss, 20 ms RTT
    harsh   5% loss, 5% reordering, 10 ms RTT
 
+and, only when named in --profiles (it takes long):
+
+   lfn     a long fat network: clean, 100 ms RTT, 8192 packets in flight
+           per direction, 8 MiB send buffers on both stacks; a 1 MiB
+           window fills a tenth of it. Run it with --duration 10s
+           --size 1GiB: slow start takes about a second to open the
+           window.
+
 A transfer sends --size octets or runs --duration, whichever ends first.
 The runs of all pairings are interleaved and repeated --runs times; each
 row is the median goodput with its spread (min..max), the ratio to
@@ -55,7 +63,7 @@ Examples:
    tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'
    tcplab bench --html bench.html        # each row opens a sample conversation's graphs`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh"},
+			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh, lfn"},
 			&cli.StringFlag{Name: "pairings", Usage: "pairings as CLIENT-SERVER, comma separated", DefaultText: "all four"},
 			&cli.StringFlag{Name: "cc", Value: throughput.NewReno, Usage: "congestion control families, comma separated: newreno (netstack's reno), cubic (netstack's cubic)"},
 			&cli.IntFlag{Name: "runs", Value: 5, Usage: "repetitions of each pairing and profile (the median is reported)"},
@@ -109,7 +117,7 @@ func benchAction(c *cli.Context) error {
 	for _, n := range strings.Split(c.String("profiles"), ",") {
 		p, ok := throughput.LookupProfile(strings.TrimSpace(n))
 		if !ok {
-			return cli.Exit(fmt.Sprintf("--profiles: unknown profile %q: want clean, lossy or harsh", n), 2)
+			return cli.Exit(fmt.Sprintf("--profiles: unknown profile %q: want clean, lossy, harsh or lfn", n), 2)
 		}
 		opt.Profiles = append(opt.Profiles, p)
 	}
@@ -211,12 +219,16 @@ func netstackOptions(o netstackref.Options, families []string) string {
 // describeHandmade prints the hand-built stack's settings that matter
 // for throughput, defaults resolved, with the families run.
 func describeHandmade(c handmade.Config, families []string) string {
-	buf := func(n int) string {
+	buf := func(n, def int) string {
 		if n == 0 {
-			return "1MiB (default)"
+			return formatSize(int64(def)) + " (default)"
 		}
 		return formatSize(int64(n))
 	}
+	rcv := buf(c.RecvBuffer, 128<<10)
+	if !c.DisableRecvAutotune {
+		rcv += ", autotuned up to " + buf(c.MaxRecvBuffer, 6<<20)
+	}
 	return fmt.Sprintf("cc=%s sndbuf=%s rcvbuf=%s sack=%t ts=%t wscale=%t delayed_ack=%t nagle=%t",
-		strings.Join(families, ","), buf(c.SendBuffer), buf(c.RecvBuffer), !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
+		strings.Join(families, ","), buf(c.SendBuffer, 1<<20), rcv, !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
 }
