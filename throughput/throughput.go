@@ -215,7 +215,9 @@ type Result struct {
 	CC   string `json:"cc"`
 	Runs []Run  `json:"runs"`
 	// MedianMbps is the median goodput; MinMbps and MaxMbps the spread.
-	MedianMbps, MinMbps, MaxMbps float64
+	MedianMbps float64 `json:"median_goodput_mbps"`
+	MinMbps    float64 `json:"min_goodput_mbps"`
+	MaxMbps    float64 `json:"max_goodput_mbps"`
 	// RatioVsNetstack is MedianMbps over Baseline's median in the same
 	// run, link, profile and family (0 when that baseline did not run).
 	// The baseline is netstack->netstack on the in-memory wire, and on a

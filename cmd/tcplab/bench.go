@@ -44,8 +44,8 @@ netstack runs with its own options at the same buffer sizes; both are
 printed. Congestion control is like for like, one family per row (the cc
 column): handmade's newreno against netstack's reno, handmade's cubic
 (with HyStart++) against netstack's cubic, and the ratio is to
-netstack->netstack with the same family. --cc picks the families:
-newreno (the default), cubic, or newreno,cubic for both (twice the time).
+netstack->netstack with the same family. --cc picks the families: both
+by default, newreno or cubic for one (half the time).
 
 As root the in-process stacks also meet the Linux kernel over a TUN device
 (a namespace made per transfer, the kernel's sysctls pinned as in tcplab
@@ -57,7 +57,7 @@ out.
 Examples:
    tcplab bench
    tcplab bench --profiles clean --runs 9
-   tcplab bench --no-tun --profiles lossy,clean --cc newreno,cubic
+   tcplab bench --no-tun --profiles lossy,clean --cc cubic
    sudo tcplab bench --profiles clean --pairings handmade-linux,netstack-linux
    tcplab bench --pairings handmade-netstack,netstack-netstack --duration 5s
    tcplab bench --json | jq '.results[] | {pairing, profile, ratio_vs_netstack}'
@@ -65,7 +65,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "profiles", Value: "clean,lossy,harsh", Usage: "profiles to run: clean, lossy, harsh, lfn"},
 			&cli.StringFlag{Name: "pairings", Usage: "pairings as CLIENT-SERVER, comma separated", DefaultText: "all four"},
-			&cli.StringFlag{Name: "cc", Value: throughput.NewReno, Usage: "congestion control families, comma separated: newreno (netstack's reno), cubic (netstack's cubic)"},
+			&cli.StringFlag{Name: "cc", Value: throughput.NewReno + "," + throughput.CUBIC, Usage: "congestion control families, comma separated, each compared like for like: newreno (against netstack's reno), cubic (against netstack's cubic)"},
 			&cli.IntFlag{Name: "runs", Value: 5, Usage: "repetitions of each pairing and profile (the median is reported)"},
 			&cli.StringFlag{Name: "size", Value: "64MiB", Usage: "most octets per transfer"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, Usage: "longest time per transfer"},

@@ -204,7 +204,7 @@ func TestBenchTUNAgainstLinux(t *testing.T) {
 		}
 		t.Skip("needs root and /dev/net/tun: ", err)
 	}
-	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--runs", "1", "--size", "1MiB",
+	stdout, stderr, err := runCLI(t, "bench", "--json", "-q", "--runs", "1", "--size", "1MiB", "--cc", "newreno",
 		"--pairings", "netstack-linux,handmade-linux,linux-netstack,linux-handmade")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -264,18 +264,32 @@ func TestBenchJSON(t *testing.T) {
 	if err := dec.Decode(&rep); err != nil || dec.More() {
 		t.Fatalf("stdout is not one JSON document (%v):\n%s", err, stdout)
 	}
-	if !rep.OK || len(rep.Results) != 4 || rep.NetstackOptions == "" || rep.HandmadeConfig == "" {
+	// By default both families run, each like for like.
+	if !rep.OK || len(rep.Results) != 8 || rep.NetstackOptions == "" || rep.HandmadeConfig == "" {
 		t.Fatalf("report %+v", rep)
 	}
+	families := map[string]int{}
 	for _, r := range rep.Results {
-		if r.Link != "mem" || r.Profile != "clean" || r.CC != "newreno" || r.MedianMbps <= 0 || r.RatioVsNetstack <= 0 || len(r.Runs) != 1 || r.Runs[0].Bytes != 1<<20 {
+		families[r.CC]++
+		if r.Link != "mem" || r.Profile != "clean" || r.MedianMbps <= 0 || r.RatioVsNetstack <= 0 || len(r.Runs) != 1 || r.Runs[0].Bytes != 1<<20 {
 			t.Errorf("result %+v", r)
 		}
 	}
-	// Like for like: the default family is handmade's newreno against
-	// netstack's reno, and both option lines say so.
-	if !strings.Contains(rep.NetstackOptions, "cc=reno ") || !strings.HasPrefix(rep.HandmadeConfig, "cc=newreno ") {
+	if families["newreno"] != 4 || families["cubic"] != 4 {
+		t.Errorf("families %v, want 4 rows each of newreno and cubic", families)
+	}
+	if !strings.Contains(rep.NetstackOptions, "cc=reno,cubic ") || !strings.HasPrefix(rep.HandmadeConfig, "cc=newreno,cubic ") {
 		t.Errorf("options: netstack %q, handmade %q", rep.NetstackOptions, rep.HandmadeConfig)
+	}
+	// Every key is snake_case, the goodput spread included.
+	var raw struct{ Results []map[string]any }
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"median_goodput_mbps", "min_goodput_mbps", "max_goodput_mbps", "ratio_vs_netstack", "cc"} {
+		if _, ok := raw.Results[0][k]; !ok {
+			t.Errorf("result has no %q: %v", k, raw.Results[0])
+		}
 	}
 	for _, args := range [][]string{{"bench", "--cc", "bbr"}, {"bench", "--cc", "newreno,"}, {"bench", "--profiles", "wan"}, {"bench", "--pairings", "linux-linux"}, {"bench", "--pairings", "handmade-kernel"},
 		{"bench", "--runs", "0"}, {"bench", "--pairings", "handmade-linux", "--no-tun"}} {

@@ -165,7 +165,7 @@ func TestCompareHTMLReport(t *testing.T) {
 func TestBenchHTMLReport(t *testing.T) {
 	dir := t.TempDir()
 	report := filepath.Join(dir, "bench.html")
-	_, stderr, err := runCLI(t, "bench", "-q", "--profiles", "clean,lossy", "--runs", "1", "--size", "512KiB", "--duration", "1s", "--no-tun", "--html", report)
+	_, stderr, err := runCLI(t, "bench", "-q", "--profiles", "clean,lossy", "--cc", "newreno", "--runs", "1", "--size", "512KiB", "--duration", "1s", "--no-tun", "--html", report)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr)
 	}
