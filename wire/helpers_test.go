@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -98,21 +97,3 @@ func write(t *testing.T, l Link, p []byte) {
 		t.Fatalf("WritePacket: %v", err)
 	}
 }
-
-// waitGoroutines polls until at most n goroutines run (goroutines that
-// returned may take a moment to be reaped), failing after 5 s.
-func waitGoroutines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutine leak: %d running, want <= %d\n%s", runtime.NumGoroutine(), n, buf)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func runtimeGoroutines() int { return runtime.NumGoroutine() }

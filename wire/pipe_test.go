@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tcplab/internal/leakcheck"
 )
 
 func makePackets(n int) [][]byte {
@@ -562,7 +564,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	base := runtimeGoroutines()
+	check := leakcheck.Goroutines(t)
 	for _, im := range []Impairment{{}, {Delay: time.Hour}} {
 		a, b := Pipe(PipeConfig{QueueLen: 2, AtoB: im, BtoA: im})
 		p := tcpPacket(1, 10)
@@ -606,7 +608,7 @@ func TestClose(t *testing.T) {
 			t.Fatalf("second close: %v", err)
 		}
 	}
-	waitGoroutines(t, base)
+	check()
 }
 
 func TestSummary(t *testing.T) {
