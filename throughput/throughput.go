@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"slices"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/stacks"
 	"tcplab/upload"
 	"tcplab/wire"
 )
@@ -80,8 +80,8 @@ func (p Pairing) String() string { return p.Client + "->" + p.Server }
 // Stack names. Linux is the kernel, reached over a TUN device in a
 // namespace of its own (TUNPairings).
 const (
-	Handmade = "handmade"
-	Netstack = "netstack"
+	Handmade = stacks.Handmade
+	Netstack = stacks.Netstack
 	Linux    = "linux"
 )
 
@@ -369,38 +369,9 @@ func (p Profile) sized(opt Options) Options {
 	return opt
 }
 
-// endpoint is a stack under a transfer.
-type endpoint struct {
-	dial            func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
-	listen          func(port uint16) (net.Listener, error)
-	retransmissions func(c net.Conn) uint64
-	close           func() error
-}
-
-func start(name string, l wire.Link, a netip.Addr, opt Options) (endpoint, error) {
-	if name == Handmade {
-		s, err := handmade.NewStack(l, a, opt.Handmade)
-		if err != nil {
-			return endpoint{}, err
-		}
-		return endpoint{
-			dial:   func(ctx context.Context, to netip.AddrPort) (net.Conn, error) { return s.Dial(ctx, to) },
-			listen: func(p uint16) (net.Listener, error) { return s.Listen(p) },
-			retransmissions: func(c net.Conn) uint64 {
-				if hc, ok := c.(*handmade.Conn); ok {
-					return hc.Info().Counters.Retransmissions
-				}
-				return 0
-			},
-			close: s.Close,
-		}, nil
-	}
-	s, err := netstackref.New(l, a, opt.Netstack)
-	if err != nil {
-		return endpoint{}, err
-	}
-	return endpoint{dial: s.Dial, listen: s.Listen, close: s.Close,
-		retransmissions: func(net.Conn) uint64 { return s.Counters().Retransmits }}, nil
+// stackOptions are the options of whichever stack a run starts.
+func (o Options) stackOptions() stacks.Options {
+	return stacks.Options{Handmade: o.Handmade, Netstack: o.Netstack}
 }
 
 func cpuTime() time.Duration {
@@ -429,19 +400,19 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 		cl = tap
 	}
 	ca, sa := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddrPort("198.18.0.2:12345")
-	client, err := start(p.Client, cl, ca, opt)
+	client, err := stacks.Start(p.Client, cl, ca, opt.stackOptions())
 	if err != nil {
 		run.Error = err.Error()
 		return run
 	}
-	defer client.close()
-	server, err := start(p.Server, b, sa.Addr(), opt)
+	defer client.Close()
+	server, err := stacks.Start(p.Server, b, sa.Addr(), opt.stackOptions())
 	if err != nil {
 		run.Error = err.Error()
 		return run
 	}
-	defer server.close()
-	ln, err := server.listen(sa.Port())
+	defer server.Close()
+	ln, err := server.Listen(sa.Port())
 	if err != nil {
 		run.Error = err.Error()
 		return run
@@ -450,7 +421,7 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	ctx, cancel := context.WithTimeout(ctx, opt.Duration+time.Minute)
 	defer cancel()
 	gotc := upload.Receive(ctx, ln, false)
-	c, err := client.dial(ctx, sa)
+	c, err := client.Dial(ctx, sa)
 	if err != nil {
 		run.Error = fmt.Sprintf("dial: %v", err)
 		return run
@@ -481,7 +452,7 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	el := g.End.Sub(start)
 	run.Bytes, run.Seconds, run.CPUSeconds = g.N, el.Seconds(), cpu.Seconds()
 	run.Mbps = float64(g.N) * 8 / el.Seconds() / 1e6
-	run.Retransmissions = client.retransmissions(c)
+	run.Retransmissions, _ = client.Retransmissions(c)
 	return run
 }
 

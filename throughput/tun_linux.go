@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tcplab/compare"
+	"tcplab/stacks"
 	"tcplab/upload"
 	"tcplab/wire"
 )
@@ -46,12 +47,12 @@ func transferTUN(ctx context.Context, p Pairing, opt Options, capture io.Writer)
 	if user == Linux {
 		user = p.Server
 	}
-	us, err := start(user, link, compare.TBAddr, opt)
+	us, err := stacks.Start(user, link, compare.TBAddr, opt.stackOptions())
 	if err != nil {
 		run.Error = err.Error()
 		return run
 	}
-	defer us.close()
+	defer us.Close()
 	ctx, cancel := context.WithTimeout(ctx, opt.Duration+time.Minute)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -68,7 +69,7 @@ func transferTUN(ctx context.Context, p Pairing, opt Options, capture io.Writer)
 		}
 		defer ln.Close()
 		acc := ln.Accept()
-		c, err := us.dial(ctx, netip.AddrPortFrom(compare.DUTAddr, benchPort))
+		c, err := us.Dial(ctx, netip.AddrPortFrom(compare.DUTAddr, benchPort))
 		if err != nil {
 			run.Error = fmt.Sprintf("dial: %v", err)
 			return run
@@ -116,9 +117,9 @@ func transferTUN(ctx context.Context, p Pairing, opt Options, capture io.Writer)
 			return run
 		}
 		got, end = r.n, r.end
-		run.Retransmissions = us.retransmissions(c)
+		run.Retransmissions, _ = us.Retransmissions(c)
 	} else {
-		ln, err := us.listen(benchPort)
+		ln, err := us.Listen(benchPort)
 		if err != nil {
 			run.Error = err.Error()
 			return run
