@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
 
-	"tcplab/handmade"
-	"tcplab/netstackref"
+	"tcplab/stacks"
 	"tcplab/upload"
 	"tcplab/wire"
 )
@@ -66,7 +64,7 @@ func RunPaired(ctx context.Context, opt PairedOptions) []Paired {
 		opt.Wires = []wire.Impairment{{}, {Loss: 0.02}}
 	}
 	var runs []Paired
-	for _, pair := range [][2]string{{"handmade", "netstack"}, {"netstack", "handmade"}, {"handmade", "handmade"}, {"netstack", "netstack"}} {
+	for _, pair := range [][2]string{{stacks.Handmade, stacks.Netstack}, {stacks.Netstack, stacks.Handmade}, {stacks.Handmade, stacks.Handmade}, {stacks.Netstack, stacks.Netstack}} {
 		for i, im := range opt.Wires {
 			runs = append(runs, Paired{Client: pair[0], Server: pair[1], Wire: describeWire(im), Seed: opt.Seed + int64(i), wireIm: im})
 		}
@@ -90,36 +88,12 @@ func describeWire(im wire.Impairment) string {
 	return im.String()
 }
 
-// pairedStack is a stack under a paired run.
-type pairedStack struct {
-	dial   func(ctx context.Context, to netip.AddrPort) (net.Conn, error)
-	listen func(port uint16) (net.Listener, error)
-	close  func() error
-}
-
-func startPaired(name string, l wire.Link, a netip.Addr) (pairedStack, error) {
-	if name == "handmade" {
-		s, err := handmade.NewStack(l, a, handmade.Config{})
-		if err != nil {
-			return pairedStack{}, err
-		}
-		return pairedStack{
-			dial:   func(ctx context.Context, to netip.AddrPort) (net.Conn, error) { return s.Dial(ctx, to) },
-			listen: func(p uint16) (net.Listener, error) { return s.Listen(p) },
-			close:  s.Close,
-		}, nil
-	}
-	s, err := netstackref.New(l, a, netstackref.DefaultOptions())
-	if err != nil {
-		return pairedStack{}, err
-	}
-	return pairedStack{dial: s.Dial, listen: s.Listen, close: func() error {
-		// A closed conn's FIN goes out on gVisor's own time.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.WaitFINsAcked(ctx)
-		return s.Close()
-	}}, nil
+// shutdownPaired closes a stack of a paired run once its FINs are
+// acknowledged, or after 5 s: the capture judges the whole close.
+func shutdownPaired(s *stacks.Stack) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
 }
 
 func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
@@ -142,21 +116,21 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 		return
 	}
 	ca, sa := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddrPort("198.18.0.2:12345")
-	client, err := startPaired(r.Client, tap, ca)
+	client, err := stacks.Start(r.Client, tap, ca, stacks.Options{})
 	if err != nil {
 		r.Error = err.Error()
 		return
 	}
-	server, err := startPaired(r.Server, eb, sa.Addr())
+	server, err := stacks.Start(r.Server, eb, sa.Addr(), stacks.Options{})
 	if err != nil {
-		client.close()
+		shutdownPaired(client)
 		r.Error = err.Error()
 		return
 	}
-	ln, err := server.listen(sa.Port())
+	ln, err := server.Listen(sa.Port())
 	if err != nil {
-		client.close()
-		server.close()
+		shutdownPaired(client)
+		shutdownPaired(server)
 		r.Error = err.Error()
 		return
 	}
@@ -170,8 +144,8 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 		sum = rcv.Sum
 	}
 	ln.Close()
-	client.close()
-	server.close()
+	shutdownPaired(client)
+	shutdownPaired(server)
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -180,8 +154,8 @@ func runPaired(ctx context.Context, r *Paired, opt PairedOptions, n int) {
 }
 
 // sendUpload sends data, half-closes, and reads to the server's FIN.
-func sendUpload(ctx context.Context, s pairedStack, to netip.AddrPort, data []byte) error {
-	c, err := s.dial(ctx, to)
+func sendUpload(ctx context.Context, s *stacks.Stack, to netip.AddrPort, data []byte) error {
+	c, err := s.Dial(ctx, to)
 	if err != nil {
 		return err
 	}

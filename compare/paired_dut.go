@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"tcplab/stacks"
 	"tcplab/upload"
 	"tcplab/wire"
 )
@@ -39,7 +40,7 @@ func RunPairedWith(ctx context.Context, backends []Backend, opt PairedOptions) [
 		if b.Capabilities != nil {
 			continue
 		}
-		for _, u := range []string{"handmade", "netstack"} {
+		for _, u := range stacks.Names {
 			runs = append(runs,
 				Paired{Client: u, Server: b.Name, Wire: b.Link, Seed: opt.Seed, DUTRole: "server", backend: b, dutServes: true},
 				Paired{Client: b.Name, Server: u, Wire: b.Link, Seed: opt.Seed, DUTRole: "client", backend: b})
@@ -87,7 +88,7 @@ func runPairedDUT(ctx context.Context, r *Paired, opt PairedOptions) {
 		r.Error = err.Error()
 		return
 	}
-	us, err := startPaired(user, tap, TBAddr)
+	us, err := stacks.Start(user, tap, TBAddr, stacks.Options{})
 	if err != nil {
 		dut.Close()
 		r.Error = fmt.Sprintf("starting %s: %v", user, err)
@@ -99,7 +100,7 @@ func runPairedDUT(ctx context.Context, r *Paired, opt PairedOptions) {
 	} else {
 		sum, err = uploadFromDUT(ctx, us, dut, data)
 	}
-	cerr := us.close()
+	cerr := shutdownPaired(us)
 	derr := dut.Close()
 	if err = errors.Join(err, cerr, derr); err != nil {
 		r.Error = err.Error()
@@ -131,7 +132,7 @@ func (r *Paired) check(capture *bytes.Buffer, opt PairedOptions, name string) {
 // uploadToDUT: the in-process stack's client uploads data to a listener
 // of the DUT, which reads to the end, then closes. It returns the SHA-256
 // of what the DUT read.
-func uploadToDUT(ctx context.Context, us pairedStack, dut DUT, data []byte) (sum [32]byte, err error) {
+func uploadToDUT(ctx context.Context, us *stacks.Stack, dut DUT, data []byte) (sum [32]byte, err error) {
 	ln, err := dut.Listen(pairedPort)
 	if err != nil {
 		return sum, fmt.Errorf("%s: listen: %w", dut.Name(), err)
@@ -174,8 +175,8 @@ func uploadToDUT(ctx context.Context, us pairedStack, dut DUT, data []byte) (sum
 // and uploads data, half-closes and reads to the end; the in-process
 // server reads to the end and closes. It returns the SHA-256 of what the
 // in-process server read, once its connection has closed.
-func uploadFromDUT(ctx context.Context, us pairedStack, dut DUT, data []byte) (sum [32]byte, err error) {
-	ln, err := us.listen(pairedPort)
+func uploadFromDUT(ctx context.Context, us *stacks.Stack, dut DUT, data []byte) (sum [32]byte, err error) {
+	ln, err := us.Listen(pairedPort)
 	if err != nil {
 		return sum, err
 	}
