@@ -15,14 +15,15 @@ import (
 
 	"tcplab/handmade"
 	"tcplab/netstackref"
+	"tcplab/stacks"
 	"tcplab/throughput"
 	"tcplab/wire"
 )
 
 // Stack names of the CLI.
 const (
-	stackHandmade = "handmade"
-	stackNetstack = "netstack"
+	stackHandmade = stacks.Handmade
+	stackNetstack = stacks.Netstack
 	stackLinux    = "linux"
 )
 
@@ -59,66 +60,28 @@ func parseCC(c *cli.Context) (string, error) {
 // congestion control family cc (handmade's name; netstack runs its
 // counterpart, throughput.NetstackCC). The kernel keeps its own.
 func newEndpoint(name string, l wire.Link, addr netip.Addr, trace *handmade.Trace, cc string) (*endpoint, error) {
-	switch name {
-	case stackHandmade:
-		s, err := handmade.NewStack(l, addr, handmade.Config{Trace: trace, CongestionControl: cc})
-		if err != nil {
-			return nil, err
-		}
-		return &endpoint{
-			name: name, addr: addr,
-			dial: func(ctx context.Context, port uint16, to netip.AddrPort) (net.Conn, error) {
-				c, err := s.DialFrom(ctx, port, to)
-				if err != nil {
-					return nil, err
-				}
-				return c, nil
-			},
-			listen: func(p uint16) (net.Listener, error) {
-				ln, err := s.Listen(p)
-				if err != nil {
-					return nil, err
-				}
-				return ln, nil
-			},
-			close: s.Close,
-			retransmissions: func(c net.Conn) (uint64, bool) {
-				if hc, ok := c.(*handmade.Conn); ok {
-					return hc.Info().Counters.Retransmissions, false
-				}
-				return 0, false
-			},
-			state: func(c net.Conn) string {
-				if hc, ok := c.(*handmade.Conn); ok {
-					return hc.Info().State.String()
-				}
-				return ""
-			},
-		}, nil
-	case stackNetstack:
-		opt := netstackref.DefaultOptions()
-		opt.CongestionControl = throughput.NetstackCC(cc)
-		s, err := netstackref.New(l, addr, opt)
-		if err != nil {
-			return nil, err
-		}
-		return &endpoint{
-			name: name, addr: addr, dial: s.DialFrom, listen: s.Listen,
-			close: func() error {
-				// gVisor sends the FIN of a closed conn on its own time:
-				// let it be acknowledged before the stack goes.
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				s.WaitFINsAcked(ctx)
-				return s.Close()
-			},
-			retransmissions: func(net.Conn) (uint64, bool) { return s.Counters().Retransmits, true },
-			state:           func(net.Conn) string { return "" },
-		}, nil
-	case stackLinux:
+	if name == stackLinux {
 		return linuxEndpoint(addr), nil
 	}
-	return nil, fmt.Errorf("--stack %q: want %s, %s or %s", name, stackHandmade, stackNetstack, stackLinux)
+	ns := netstackref.DefaultOptions()
+	ns.CongestionControl = throughput.NetstackCC(cc)
+	s, err := stacks.Start(name, l, addr, stacks.Options{Handmade: handmade.Config{Trace: trace, CongestionControl: cc}, Netstack: ns})
+	if errors.As(err, new(*stacks.UnknownError)) {
+		return nil, fmt.Errorf("--stack %q: want %s, %s or %s", name, stackHandmade, stackNetstack, stackLinux)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &endpoint{
+		name: name, addr: addr, dial: s.DialFrom, listen: s.Listen,
+		close: func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return s.Shutdown(ctx)
+		},
+		retransmissions: s.Retransmissions,
+		state:           s.State,
+	}, nil
 }
 
 // linuxEndpoint is the kernel's TCP through ordinary sockets. A listener
