@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tcplab/netstackref"
+	"tcplab/stacks"
 	"tcplab/upload"
 	"tcplab/wire"
 )
@@ -32,11 +33,11 @@ func randomPayload(n int, seed uint64) []byte {
 
 // uploadTo sends data from client to a listener on server and returns the
 // digest and count the server read, bounded by ctx.
-func uploadTo(ctx context.Context, t *testing.T, client, server stack, port uint16, data []byte) ([32]byte, int64, error) {
-	ln := server.listen(t, port)
+func uploadTo(ctx context.Context, t *testing.T, client, server *stacks.Stack, port uint16, data []byte) ([32]byte, int64, error) {
+	ln := listen(t, server, port)
 	defer ln.Close()
 	got := upload.Receive(ctx, ln, true)
-	c, err := client.dial(ctx, netip.AddrPortFrom(addrB, port))
+	c, err := client.Dial(ctx, netip.AddrPortFrom(addrB, port))
 	if err != nil {
 		return [32]byte{}, 0, fmt.Errorf("dial: %w", err)
 	}
@@ -87,16 +88,10 @@ func matrixSeed(t *testing.T, own int64) int64 {
 // stallDump describes both stacks, the last packets each saw, the wire's
 // last impairments and every goroutine: who waits for whom when a
 // transfer stalls.
-func stallDump(client, server stack, rc, rs *recorder, evs *eventRing) string {
+func stallDump(client, server *stacks.Stack, rc, rs *recorder, evs *eventRing) string {
 	var b strings.Builder
-	for _, s := range []stack{client, server} {
-		switch s := s.(type) {
-		case hm:
-			b.WriteString(s.s.DebugDump())
-		case ns:
-			b.WriteString(s.s.DebugDump())
-		}
-	}
+	b.WriteString(client.DebugDump())
+	b.WriteString(server.DebugDump())
 	b.WriteString(rc.dump(60))
 	b.WriteString(rs.dump(60))
 	b.WriteString(evs.dump(30))
