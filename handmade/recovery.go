@@ -331,6 +331,11 @@ func (t *TCB) enterRecovery(now time.Time) {
 		t.rec.inflate = 3 * t.sndMSS
 		return
 	}
+	// With SACK cwnd stays ssthresh, no inflation: SetPipe () already
+	// leaves out the segments the duplicate ACKs SACKed. (gVisor's
+	// enterRecovery sets cwnd = ssthresh+3 segments with SACK as well,
+	// counting them twice: TestEstablished_SACKRecovery_ExitAtSsthresh.)
+	//
 	// RFC 6675 (4.3): "To prevent repeated retransmission of the same data
 	// or a premature rescue retransmission, set both HighRxt and
 	// RescueRxt to the highest sequence number in the retransmitted
