@@ -229,6 +229,16 @@ func describeHandmade(c handmade.Config, families []string) string {
 	if !c.DisableRecvAutotune {
 		rcv += ", autotuned up to " + buf(c.MaxRecvBuffer, 6<<20)
 	}
+	orDefault := func(n, def int) int {
+		if n <= 0 {
+			return def
+		}
+		return n
+	}
+	snd := buf(c.SendBuffer, 1<<20)
+	if !c.DisableSendAutotune && orDefault(c.MaxSendBuffer, 4<<20) > orDefault(c.SendBuffer, 1<<20) {
+		snd += ", autotuned up to " + buf(c.MaxSendBuffer, 4<<20)
+	}
 	return fmt.Sprintf("cc=%s sndbuf=%s rcvbuf=%s sack=%t ts=%t wscale=%t delayed_ack=%t nagle=%t",
-		strings.Join(families, ","), buf(c.SendBuffer, 1<<20), rcv, !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
+		strings.Join(families, ","), snd, rcv, !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
 }
