@@ -30,10 +30,10 @@ in-memory wire, under each profile:
 and, only when named in --profiles (it takes long):
 
    lfn     a long fat network: clean, 100 ms RTT, 8192 packets in flight
-           per direction, 8 MiB send buffers on both stacks; a 1 MiB
-           window fills a tenth of it. Run it with --duration 10s
-           --size 1GiB: slow start takes about a second to open the
-           window.
+           per direction, both stacks with their default buffers (each
+           sizes its own); a 1 MiB window or send buffer fills a tenth
+           of it. Run it with --duration 10s --size 1GiB: slow start
+           takes about a second to open the window.
 
 A transfer sends --size octets or runs --duration, whichever ends first.
 The runs of all pairings are interleaved and repeated --runs times; each
