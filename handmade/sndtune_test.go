@@ -58,8 +58,12 @@ type bulkPeer struct {
 	rtt         time.Duration
 	wnd         int
 	appPerRound int
-	pending     []Seq // the ends of the segments sent and not yet acknowledged
-	chunk       []byte
+	// lateWriter: after each ACK the TCB sends what it can before the
+	// application refills the room the ACK made, as a writer woken by
+	// the ACK does.
+	lateWriter bool
+	pending    []Seq // the ends of the segments sent and not yet acknowledged
+	chunk      []byte
 	// maxFlight is the most the TCB had in flight.
 	maxFlight int
 }
@@ -124,6 +128,9 @@ func (p *bulkPeer) round() {
 			continue
 		}
 		send(p.t, h, sg{SEQ: h.rcv, ACK: end, Flags: ACK, WND: p.wndField()})
+		if p.lateWriter {
+			p.drain()
+		}
 		if p.appPerRound == 0 {
 			p.write(0)
 		}
@@ -212,6 +219,26 @@ func TestSndTune_StaysWhenThePeersWindowIsTheLimit(t *testing.T) {
 	}
 	if p.maxFlight > 32<<10 || p.maxFlight <= 32<<10-1460 || h.cwnd() <= 64<<10 {
 		t.Fatalf("flight %d, cwnd %d: the test wants the window to be the limit", p.maxFlight, h.cwnd())
+	}
+}
+
+// A peer's window a little under the buffer is the limit too, though
+// right after each ACK, before the woken writer refills the room it
+// made, all that is queued is in flight and the window has room for
+// more: the buffer stays (on the clean in-memory wire, growing it to
+// twice the window cost goodput).
+func TestSndTune_StaysWhenThePeersWindowIsJustUnderTheBuffer(t *testing.T) {
+	h := established(t, sndCfg())
+	p := newBulkPeer(t, h, 62<<10, 0)
+	p.lateWriter = true
+	for range 10 {
+		p.round()
+	}
+	if got := h.Info().SndBuf; got != 64<<10 || h.Counters.SendBufferGrown != 0 {
+		t.Errorf("buffer %d (grown %d times) held to a 62 KiB window, want 64 KiB", got, h.Counters.SendBufferGrown)
+	}
+	if p.maxFlight > 62<<10 || p.maxFlight <= 62<<10-1460 {
+		t.Fatalf("flight %d: the test wants the 62 KiB window to be the limit", p.maxFlight)
 	}
 }
 
