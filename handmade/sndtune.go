@@ -24,8 +24,8 @@ type sndTune struct {
 // window of cwnd octets and a send window (the peer's, SND.WND) of wnd.
 //
 // Deviation: no RFC sizes the buffer. What may be in flight is the lesser
-// of the two windows (RFC 5681 §3.1: a sender "MUST NOT send data with a
-// sequence number higher than the sum of the highest acknowledged
+// of the two windows (RFC 5681 §2, cwnd: "a TCP MUST NOT send data with
+// a sequence number higher than the sum of the highest acknowledged
 // sequence number and the minimum of cwnd and rwnd"), and the buffer is
 // twice that, as Linux's tcp_sndbuf_expand and gVisor's
 // computeTCPSendBufferSize make it twice cwnd: the second half is a round
