@@ -8,10 +8,22 @@ import "time"
 type Config struct {
 	// MSS we advertise (RFC 9293 §3.7.1): default the link MTU less 40.
 	MSS int
-	// SendBuffer bounds each connection's send buffer in octets: default
-	// 1 MiB. Like the receive buffer, its memory is taken as data is
+	// SendBuffer is each connection's send buffer in octets when it
+	// opens (default 1 MiB): what Conn.Write queues before it blocks,
+	// data in flight included (RFC 9293 §3.10.2 leaves the size to the
+	// implementation). Send-buffer autotuning grows it while the buffer,
+	// not the congestion window or the peer's window, is what holds the
+	// sender back: to twice what those windows let be in flight
+	// (sndtune.go, Linux's tcp_sndbuf_expand and gVisor's send buffer
+	// sizing), at most MaxSendBuffer (default 4 MiB, Linux's
+	// tcp_wmem[2]); it never shrinks. Memory is taken as data is
 	// queued, not up front.
-	SendBuffer int
+	//
+	// DisableSendAutotune fixes the send buffer at SendBuffer, as Linux
+	// does for a socket whose SO_SNDBUF was set; Conn.SetWriteBuffer
+	// does the same for one connection.
+	SendBuffer, MaxSendBuffer int
+	DisableSendAutotune       bool
 	// RecvBuffer is each connection's receive buffer in octets when it
 	// opens (default 128 KiB, Linux's tcp_rmem[1]); the receive window
 	// does not exceed the receive buffer (but for rounding a scaled
@@ -106,6 +118,10 @@ func (c Config) withDefaults(mtu int) Config {
 	}
 	defInt(&c.MSS, max(mtu-40, 536))
 	defInt(&c.SendBuffer, 1<<20)
+	defInt(&c.MaxSendBuffer, 4<<20)
+	if c.DisableSendAutotune || c.MaxSendBuffer < c.SendBuffer {
+		c.MaxSendBuffer = c.SendBuffer
+	}
 	defInt(&c.RecvBuffer, 128<<10)
 	defInt(&c.MaxRecvBuffer, 6<<20)
 	if c.DisableRecvAutotune || c.MaxRecvBuffer < c.RecvBuffer {

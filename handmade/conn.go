@@ -222,6 +222,22 @@ func (c *Conn) SetReadBuffer(bytes int) error {
 	return nil
 }
 
+// SetWriteBuffer fixes the connection's send buffer at bytes octets and
+// turns send-buffer autotuning off for it, as SO_SNDBUF does
+// (net.TCPConn.SetWriteBuffer on Linux, which doubles the size for its
+// bookkeeping; here bytes is data octets). Octets already queued stay;
+// a writer blocked on a full buffer is woken if it grew.
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	if bytes <= 0 {
+		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("send buffer %d: want a positive size", bytes)}
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.tcb.SetSendBuffer(bytes)
+	c.s.service(c, c.s.clock.Now())
+	return nil
+}
+
 // SetNoDelay switches Nagle's algorithm off (true) or on (false).
 func (c *Conn) SetNoDelay(noDelay bool) error {
 	c.s.mu.Lock()

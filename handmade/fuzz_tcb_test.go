@@ -67,6 +67,11 @@ func (p *tcbPair) check(t *testing.T, who string, x *TCB) {
 	if x.sndBuf.Len() > x.sndBuf.Cap() || x.rcvBuf.Len() > x.rcvBuf.Peak()+max(x.rcvBuf.Peak()/8, 1<<x.RCV.Shift) {
 		t.Fatalf("%s: buffers beyond their bounds: send %d/%d, receive %d/%d", who, x.sndBuf.Len(), x.sndBuf.Cap(), x.rcvBuf.Len(), x.rcvBuf.Cap())
 	}
+	// Send-buffer autotuning grows the buffer from SendBuffer, never
+	// past MaxSendBuffer.
+	if c := x.sndBuf.Cap(); c < x.cfg.SendBuffer || c > x.cfg.MaxSendBuffer {
+		t.Fatalf("%s: send buffer %d, outside SendBuffer %d .. MaxSendBuffer %d", who, c, x.cfg.SendBuffer, x.cfg.MaxSendBuffer)
+	}
 	if x.ooo.Len() > maxHeld {
 		t.Fatalf("%s: %d held segments", who, x.ooo.Len())
 	}

@@ -70,10 +70,11 @@ type TCB struct {
 	wsOffered         bool
 	sackPermittedPeer bool
 
-	sndBuf ring // octets from SND.UNA on
-	rcvBuf ring // in-order octets not yet read
-	tune   rcvTune
-	ooo    oooQueue
+	sndBuf  ring // octets from SND.UNA on
+	rcvBuf  ring // in-order octets not yet read
+	tune    rcvTune
+	sndTune sndTune
+	ooo     oooQueue
 	// dsack is the D-SACK block (RFC 2883) the next ACK reports, while
 	// dsackNow: the duplicate octets the last segment carried.
 	dsack    SACKBlock
@@ -163,6 +164,9 @@ type TCBCounters struct {
 	// (RFC 4015), SpuriousTimeouts the Undos that reversed a
 	// retransmission timeout.
 	SpuriousRetransmissions, Undos, SpuriousTimeouts uint64
+	// SendBufferGrown counts the times send-buffer autotuning grew the
+	// send buffer (sndtune.go).
+	SendBufferGrown uint64
 }
 
 // Errors that end a connection. Each also matches its errno with
@@ -256,6 +260,7 @@ func newTCB(stackCfg *Config, local, remote netip.AddrPort, iss Seq, now time.Ti
 	t.lastRecvAt, t.progressAt = now, now
 	t.chalTokens, t.chalRefillAt = cfg.ChallengeACKLimit, now
 	t.rcvTuneStart()
+	t.sndTuneStart()
 	return t
 }
 
@@ -369,7 +374,9 @@ func (t *TCB) tsNow(now time.Time) uint32 {
 }
 
 // Write is SEND (RFC 9293 §3.10.2): it queues as much of p as the send
-// buffer takes and returns that count.
+// buffer takes and returns that count. Taking less than all of p tells
+// send-buffer autotuning that the application waits for room
+// (sndtune.go).
 func (t *TCB) Write(p []byte, now time.Time) int {
 	if t.finQueued || t.Err != nil {
 		return 0
@@ -382,7 +389,9 @@ func (t *TCB) Write(p []byte, now time.Time) int {
 	if t.sndBuf.Len() == 0 {
 		t.progressAt = now
 	}
-	return t.sndBuf.Write(p)
+	n := t.sndBuf.Write(p)
+	t.sndWrote(n, len(p))
+	return n
 }
 
 // Read is RECEIVE (RFC 9293 §3.10.3): it takes in-order data, and
@@ -546,7 +555,8 @@ type Info struct {
 	Readable           int
 	// RcvBuf is the receive buffer's size (autotuning grows it), RcvRTT
 	// the receiver's round-trip estimate autotuning measures over.
-	RcvBuf          int
+	// SndBuf is the send buffer's size (autotuning grows it too).
+	RcvBuf, SndBuf  int
 	RcvRTT          time.Duration
 	Retransmissions uint64
 	Counters        TCBCounters
@@ -563,7 +573,7 @@ func (t *TCB) Info() Info {
 		SndMSS: t.sndMSS, PeerMSS: t.peerMSS, SndShift: t.SND.Shift, RcvShift: t.RCV.Shift,
 		Timestamps: t.tsOn, SACK: t.sackOn, CongestionControl: t.cfg.CongestionControl,
 		Unacked: int(t.SND.NXT.Sub(t.SND.UNA)), Buffered: t.sndBuf.Len(), Readable: t.rcvBuf.Len(),
-		RcvBuf: t.rcvBuf.Cap(), RcvRTT: t.rcvRTT(),
+		RcvBuf: t.rcvBuf.Cap(), SndBuf: t.sndBuf.Cap(), RcvRTT: t.rcvRTT(),
 		Retransmissions: t.Counters.Retransmissions, Counters: t.Counters, SoftError: t.softErr,
 	}
 	if t.cc != nil {

@@ -413,6 +413,7 @@ func (t *TCB) pickNew(now time.Time, room int) (from Seq, n int, fin, ok bool) {
 	fin = t.finQueued && !t.finSent && from.Add(uint32(n)) == end
 	switch {
 	case n == 0 && !fin:
+		t.tuneSendBuffer(avail)
 		t.maybePersist(now, avail)
 		return from, 0, false, false
 	case n < avail && n < t.sndMSS && uint32(n) < t.SND.maxWND/2 && !t.swsOverride:
@@ -423,6 +424,7 @@ func (t *TCB) pickNew(now time.Time, room int) (from Seq, n int, fin, ok bool) {
 	case n == avail && n < t.sndMSS && !fin && !t.noDelay && t.flight() > 0:
 		// Nagle (RFC 9293 §3.7.4, RFC 896): with data in flight, a short
 		// segment waits for the ACK or for a full segment.
+		t.tuneSendBuffer(avail)
 		return from, 0, false, false
 	}
 	t.swsOverride = false

@@ -107,10 +107,12 @@ func TestForCC(t *testing.T) {
 	}
 }
 
-// The lfn profile is found by name but is not run by default.
+// The lfn profile is found by name but is not run by default, and it
+// leaves both stacks' send buffers at their defaults: what it measures
+// is their own sizing.
 func TestExtraProfiles(t *testing.T) {
 	p, ok := LookupProfile("lfn")
-	if !ok || p.Wire.Delay != 50*time.Millisecond || p.QueueLen == 0 || p.Buffers == 0 {
+	if !ok || p.Wire.Delay != 50*time.Millisecond || p.QueueLen == 0 || p.Buffers != 0 {
 		t.Fatalf("lfn: %+v, %v", p, ok)
 	}
 	for _, d := range Profiles {
@@ -118,6 +120,15 @@ func TestExtraProfiles(t *testing.T) {
 			t.Error("lfn is in the default profiles")
 		}
 	}
+	def := Options{}.withDefaults()
+	if opt := p.sized(def); opt.Handmade.SendBuffer != def.Handmade.SendBuffer || opt.Netstack != def.Netstack {
+		t.Errorf("lfn changed the send buffers: handmade %d, netstack %+v", opt.Handmade.SendBuffer, opt.Netstack)
+	}
+}
+
+// A profile's Buffers applies to both senders alike.
+func TestProfileBuffers(t *testing.T) {
+	p := Profile{Name: "big", Buffers: 8 << 20}
 	opt := p.sized(Options{}.withDefaults())
 	if opt.Handmade.SendBuffer != p.Buffers || opt.Netstack.SendBufferDefault != p.Buffers || opt.Netstack.SendBufferMax < p.Buffers {
 		t.Errorf("buffers not applied alike: handmade %d, netstack %d/%d", opt.Handmade.SendBuffer, opt.Netstack.SendBufferDefault, opt.Netstack.SendBufferMax)

@@ -30,10 +30,10 @@ in-memory wire, under each profile:
 and, only when named in --profiles (it takes long):
 
    lfn     a long fat network: clean, 100 ms RTT, 8192 packets in flight
-           per direction, 8 MiB send buffers on both stacks; a 1 MiB
-           window fills a tenth of it. Run it with --duration 10s
-           --size 1GiB: slow start takes about a second to open the
-           window.
+           per direction, both stacks with their default buffers (each
+           sizes its own); a 1 MiB window or send buffer fills a tenth
+           of it. Run it with --duration 10s --size 1GiB: slow start
+           takes about a second to open the window.
 
 A transfer sends --size octets or runs --duration, whichever ends first.
 The runs of all pairings are interleaved and repeated --runs times; each
@@ -229,6 +229,16 @@ func describeHandmade(c handmade.Config, families []string) string {
 	if !c.DisableRecvAutotune {
 		rcv += ", autotuned up to " + buf(c.MaxRecvBuffer, 6<<20)
 	}
+	orDefault := func(n, def int) int {
+		if n <= 0 {
+			return def
+		}
+		return n
+	}
+	snd := buf(c.SendBuffer, 1<<20)
+	if !c.DisableSendAutotune && orDefault(c.MaxSendBuffer, 4<<20) > orDefault(c.SendBuffer, 1<<20) {
+		snd += ", autotuned up to " + buf(c.MaxSendBuffer, 4<<20)
+	}
 	return fmt.Sprintf("cc=%s sndbuf=%s rcvbuf=%s sack=%t ts=%t wscale=%t delayed_ack=%t nagle=%t",
-		strings.Join(families, ","), buf(c.SendBuffer, 1<<20), rcv, !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
+		strings.Join(families, ","), snd, rcv, !c.DisableSACK, !c.DisableTimestamps, !c.DisableWindowScale, !c.DisableDelayedACK, !c.NoDelay)
 }
