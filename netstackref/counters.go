@@ -32,6 +32,16 @@ type Counters struct {
 	FastRetransmits uint64
 	// Timeouts is Stats().TCP.Timeouts: RTO expiries.
 	Timeouts uint64
+	// FastRecovery, SACKRecovery and TLPRecovery are Stats().TCP's counts
+	// of how losses were recovered: NewReno's fast recovery, SACK-based
+	// recovery, and a tail loss probe. SpuriousRecovery and
+	// SpuriousRTORecovery count recoveries gVisor found unnecessary (it
+	// detects them, RFC 3522, and undoes no window); DSACKSegments is
+	// SegmentsAckedWithDSACK. They let a sender's recovery be compared
+	// with handmade's Counters (FastRetransmits, Timeouts, Undos, ...).
+	FastRecovery, SACKRecovery, TLPRecovery uint64
+	SpuriousRecovery, SpuriousRTORecovery   uint64
+	DSACKSegments                           uint64
 
 	// IPMalformed is Stats().IP.MalformedPacketsReceived.
 	IPMalformed uint64
@@ -68,6 +78,12 @@ func (s *Stack) Counters() Counters {
 		SegmentsReceived:     st.TCP.ValidSegmentsReceived.Value(),
 		FastRetransmits:      st.TCP.FastRetransmit.Value(),
 		Timeouts:             st.TCP.Timeouts.Value(),
+		FastRecovery:         st.TCP.FastRecovery.Value(),
+		SACKRecovery:         st.TCP.SACKRecovery.Value(),
+		TLPRecovery:          st.TCP.TLPRecovery.Value(),
+		SpuriousRecovery:     st.TCP.SpuriousRecovery.Value(),
+		SpuriousRTORecovery:  st.TCP.SpuriousRTORecovery.Value(),
+		DSACKSegments:        st.TCP.SegmentsAckedWithDSACK.Value(),
 		IPMalformed:          st.IP.MalformedPacketsReceived.Value(),
 		IPInvalidDestination: st.IP.InvalidDestinationAddressesReceived.Value(),
 		LinkDrops:            s.queueDrops.Load() + st.NICs.TxPacketsDroppedNoBufferSpace.Value() + s.writeFailures.Load(),
@@ -81,8 +97,10 @@ func (s *Stack) Counters() Counters {
 func (c Counters) String() string {
 	return fmt.Sprintf("checksum_errors=%d invalid_segments=%d l4_malformed=%d resets_sent=%d resets_received=%d "+
 		"retransmits=%d segments_sent=%d segments_received=%d fast_retransmits=%d timeouts=%d "+
+		"fast_recovery=%d sack_recovery=%d tlp_recovery=%d spurious_recovery=%d spurious_rto_recovery=%d dsack_segments=%d "+
 		"ip_malformed=%d ip_invalid_destination=%d link_drops=%d inbound_non_ipv4=%d inbound_truncated=%d",
 		c.ChecksumErrors, c.InvalidSegments, c.L4Malformed, c.ResetsSent, c.ResetsReceived,
 		c.Retransmits, c.SegmentsSent, c.SegmentsReceived, c.FastRetransmits, c.Timeouts,
+		c.FastRecovery, c.SACKRecovery, c.TLPRecovery, c.SpuriousRecovery, c.SpuriousRTORecovery, c.DSACKSegments,
 		c.IPMalformed, c.IPInvalidDestination, c.LinkDrops, c.InboundNonIPv4, c.InboundTruncated)
 }
