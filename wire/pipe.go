@@ -226,6 +226,12 @@ type direction struct {
 	q      []item    // FIFO; delivery times never decrease
 	held   []item    // a reordered packet (and its dup), waiting for the next one
 	heldBy time.Time // deadline of the hold
+	// overtaker says the last packet queued was reordered: the next one
+	// to be queued is the one that overtakes it, and is not reordered
+	// itself, whether the held packet is still waiting or its hold ran
+	// out first. Decided by the packets, not by the clock, so that the
+	// same seed gives the same events however fast packets are written.
+	overtaker bool
 }
 
 type item struct {
@@ -421,12 +427,14 @@ func (d *direction) writeImpaired(ctx context.Context, p []byte) error {
 		d.duplicated.Add(1)
 		event(now, idx, EventDup, "")
 	}
+	reorder := x.reorder && !d.overtaker
+	d.overtaker = reorder
 	switch {
 	case d.held != nil:
 		// This is the next packet: the held one follows it.
 		d.q = append(d.q, batch...)
 		d.flushHeld(at)
-	case x.reorder:
+	case reorder:
 		d.held = batch
 		d.heldBy = at.Add(d.hold)
 		d.reordered.Add(1)
