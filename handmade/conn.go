@@ -212,14 +212,7 @@ func (c *Conn) SetLinger(sec int) error {
 // the handshake from Config.MaxRecvBuffer; a window already advertised
 // is honoured.
 func (c *Conn) SetReadBuffer(bytes int) error {
-	if bytes <= 0 {
-		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("receive buffer %d: want a positive size", bytes)}
-	}
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	c.tcb.SetRecvBuffer(bytes)
-	c.s.service(c, c.s.clock.Now())
-	return nil
+	return c.setBuffer("receive", bytes, c.tcb.SetRecvBuffer)
 }
 
 // SetWriteBuffer fixes the connection's send buffer at bytes octets and
@@ -228,12 +221,18 @@ func (c *Conn) SetReadBuffer(bytes int) error {
 // bookkeeping; here bytes is data octets). Octets already queued stay;
 // a writer blocked on a full buffer is woken if it grew.
 func (c *Conn) SetWriteBuffer(bytes int) error {
+	return c.setBuffer("send", bytes, c.tcb.SetSendBuffer)
+}
+
+// setBuffer checks a buffer size, applies it with set and lets the
+// connection act on it (a window to open, a writer to wake).
+func (c *Conn) setBuffer(which string, bytes int, set func(int)) error {
 	if bytes <= 0 {
-		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("send buffer %d: want a positive size", bytes)}
+		return &net.OpError{Op: "set", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("%s buffer %d: want a positive size", which, bytes)}
 	}
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	c.tcb.SetSendBuffer(bytes)
+	set(bytes)
 	c.s.service(c, c.s.clock.Now())
 	return nil
 }

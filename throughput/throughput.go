@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"syscall"
@@ -434,13 +435,10 @@ func transfer(ctx context.Context, p Pairing, prof Profile, opt Options, seed in
 	defer stop()
 	buf := payloadBuf()
 	cpu0, start := cpuTime(), time.Now()
-	sent, err := sendFor(c.Write, buf, opt, start)
+	sent, err := sendThenCloseWrite(c, buf, opt, start)
 	if err != nil {
-		run.Error = fmt.Sprintf("write after %d octets: %v", sent, err)
+		run.Error = err.Error()
 		return run
-	}
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
 	}
 	g := <-gotc
 	cpu := cpuTime() - cpu0
@@ -480,6 +478,19 @@ func sendFor(write func([]byte) (int, error), buf []byte, opt Options, start tim
 		if err != nil {
 			return sent, err
 		}
+	}
+	return sent, nil
+}
+
+// sendThenCloseWrite is sendFor over c, then a half-close so that the
+// receiver reads to EOF; the error says how far the writing got.
+func sendThenCloseWrite(c net.Conn, buf []byte, opt Options, start time.Time) (int64, error) {
+	sent, err := sendFor(c.Write, buf, opt, start)
+	if err != nil {
+		return sent, fmt.Errorf("write after %d octets: %w", sent, err)
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 	}
 	return sent, nil
 }

@@ -103,13 +103,10 @@ func transferTUN(ctx context.Context, p Pairing, opt Options, capture io.Writer)
 			}
 		}()
 		start = time.Now()
-		sent, werr := sendFor(c.Write, buf, opt, start)
+		sent, werr := sendThenCloseWrite(c, buf, opt, start)
 		if werr != nil {
-			run.Error = fmt.Sprintf("write after %d octets: %v", sent, werr)
+			run.Error = werr.Error()
 			return run
-		}
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
 		}
 		r := <-done
 		if r.err != nil || r.n != sent {
